@@ -1,0 +1,1 @@
+"""The demo's agents: async tasks that take work from the gateway."""

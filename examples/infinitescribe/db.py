@@ -1,0 +1,18 @@
+"""The demo's SQLite database: where it is, and a connection to it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+
+def path() -> Path:
+    return Path(os.environ.get("DEMO_DB", "../.launcher/demo.sqlite3"))
+
+
+def connect() -> sqlite3.Connection:
+    connection = sqlite3.connect(path(), check_same_thread=False, isolation_level=None, timeout=5)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode=WAL")
+    return connection

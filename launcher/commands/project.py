@@ -1,0 +1,53 @@
+"""Loading the project named by the command line (shared by the commands)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from launcher.loader import Loaded, load
+from launcher.plan import build_plan
+from launcher.spec import Plan
+
+
+def load_args(
+    args: argparse.Namespace,
+    profile: str | None = None,
+    overrides: dict[str, dict[str, object]] | None = None,
+) -> Loaded:
+    """The configuration for `-f FILE` (or the one found from here) with `profile` applied."""
+    overrides = dict(overrides or {})
+    if getattr(args, "log_format", None):
+        overrides.setdefault("launcher", {})["log_format"] = args.log_format
+    path = getattr(args, "file", None)
+    return load(Path(path) if path else None, profile=profile, overrides=overrides)
+
+
+def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
+    """`[PROFILE] [SERVICE...]`: the first word is a profile when one has that name."""
+    from launcher.sockets import port_is_free
+
+    words = list(args.words)
+    profile = args.profile
+    if profile is None and words:
+        probe = load_args(args, None)
+        if words[0] in probe.profiles:
+            profile = words.pop(0)
+    overrides: dict[str, dict[str, object]] = {}
+    if args.mode:
+        overrides["launcher"] = {"mode": args.mode}
+    loaded = load_args(args, profile, overrides)
+    plan = build_plan(
+        loaded,
+        services=words,
+        no_deps=args.no_deps,
+        environ=os.environ,
+        is_taken=lambda port: not port_is_free(port),
+    )
+    return loaded, plan
+
+
+def plan_args(args: argparse.Namespace, profile: str | None = None) -> tuple[Loaded, Plan]:
+    loaded = load_args(args, profile)
+    return loaded, build_plan(loaded, environ=os.environ)

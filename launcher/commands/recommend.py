@@ -1,0 +1,21 @@
+"""`launcher recommend`: which mode `--mode auto` picks here, and why."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from launcher.commands.project import load_args
+from launcher.modes import decide_mode
+
+
+def main(args: argparse.Namespace) -> int:
+    loaded = load_args(args)
+    choice = decide_mode(loaded.config.launcher.mode, os.environ, sys.stdout.isatty())
+    print(choice.reason)
+    for factor in choice.factors:
+        print(f"  - {factor}")
+    if choice.mode == "shared":
+        print("  note: this version runs every stack in multi mode; shared mode is not built yet")
+    return 0

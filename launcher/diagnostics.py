@@ -1,0 +1,73 @@
+"""Diagnostics: what is wrong with a configuration, where, and what to do about it.
+
+Every configuration problem becomes one `Diagnostic`; the loader collects all of them before
+anything is raised, so a user sees every problem at once. The codes are stable and listed in
+`docs/errors.md`:
+
+    1xxx  configuration         2xxx  services at run time
+    3xxx  ports                 4xxx  control API and state
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    """Where a value came from: a file and line, or a named layer such as `default`."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        if self.column is None:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+DEFAULT_ORIGIN = Origin("default")
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    origin: Origin | None = None
+    hint: str | None = None
+
+    def render(self) -> str:
+        lines = [f"error[{self.code}]: {self.message}"]
+        if self.origin is not None:
+            lines.append(f"  --> {self.origin}")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+def render_all(diagnostics: Iterable[Diagnostic]) -> str:
+    items = list(diagnostics)
+    text = "\n".join(d.render() for d in items)
+    if len(items) > 1:
+        text += f"\n{len(items)} problems found"
+    return text
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None
+
+
+def display_path(path: Path, base: Path | None = None) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    base = base or Path.cwd()
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,103 @@
+"""The exceptions the library raises. One tree; every error reads as a sentence.
+
+LauncherError
+ ├── ConfigError            the configuration is wrong (exit code 2); carries diagnostics
+ ├── PortError              the machine cannot give the ports the stack needs (exit code 1)
+ │    ├── PortRangeExhausted  LCH-3001
+ │    └── PortTaken           LCH-3002
+ └── ServiceError           a service could not be started or kept running (exit code 1);
+      │                     carries `.service`, `.reason` and `.output` (its last lines)
+      ├── SpawnError          LCH-2001  the program could not be executed at all
+      ├── StartFailed         LCH-2002  it exited or failed during start, retries used up
+      │    └── ReadinessTimeout LCH-2003  it did not become ready within start_timeout
+      └── DependencyFailed    LCH-2004  it was skipped because a dependency failed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from launcher.diagnostics import Diagnostic, render_all
+
+
+class LauncherError(Exception):
+    """Base of every error the library raises on purpose."""
+
+    exit_code = 1
+    service: str | None = None
+
+
+class DiagnosticError(LauncherError):
+    """An error made of one or more diagnostics (code, place, hint)."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__(render_all(self.diagnostics))
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.code for d in self.diagnostics]
+
+
+class ConfigError(DiagnosticError):
+    """The configuration cannot be used; `diagnostics` lists every problem found."""
+
+    exit_code = 2
+
+
+class PortError(DiagnosticError):
+    """The ports the stack needs cannot be had on this machine."""
+
+    exit_code = 1
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], service: str | None = None) -> None:
+        super().__init__(diagnostics)
+        self.service = service
+
+
+class PortRangeExhausted(PortError):
+    pass
+
+
+class PortTaken(PortError):
+    pass
+
+
+class ServiceError(LauncherError):
+    """A service could not be started or kept running."""
+
+    code = "LCH-2000"
+    hint = "see the service's output above, or `launcher logs SERVICE`"
+
+    def __init__(self, service: str, reason: str, output: Sequence[str] = ()) -> None:
+        self.service = service
+        self.reason = reason
+        self.output = tuple(output)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"error[{self.code}]: service '{self.service}' {self.reason}"]
+        if self.output:
+            lines.append(f"  last {len(self.output)} lines of {self.service}:")
+            lines.extend(f"    | {line}" for line in self.output)
+        lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class SpawnError(ServiceError):
+    code = "LCH-2001"
+    hint = "check the command: is the program installed and on PATH, and is the cwd right?"
+
+
+class StartFailed(ServiceError):
+    code = "LCH-2002"
+
+
+class ReadinessTimeout(StartFailed):
+    code = "LCH-2003"
+    hint = "raise start_timeout, or check that the probe targets what the service really serves"
+
+
+class DependencyFailed(ServiceError):
+    code = "LCH-2004"
+    hint = "fix the dependency that failed; this service was not started"

@@ -1,0 +1,73 @@
+"""Per-service log files under `.launcher/logs/`: the service's own lines, size-bounded.
+
+Each file rotates to `<name>.log.1` when it passes `max_bytes`. A write error (disk full,
+read-only directory) stops that one file and is reported once through `on_error`, never raised:
+losing a log file must not take a service down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+MAX_BYTES = 5 * 1024 * 1024
+
+
+class LogFiles:
+    def __init__(
+        self, directory: Path, on_error: Callable[[str, str], None], max_bytes: int = MAX_BYTES
+    ) -> None:
+        self.directory = directory
+        self.on_error = on_error
+        self.max_bytes = max_bytes
+        self._files: dict[str, TextIO] = {}
+        self._sizes: dict[str, int] = {}
+        self._broken: set[str] = set()
+
+    def path(self, service: str) -> Path:
+        return self.directory / f"{service}.log"
+
+    def write(self, service: str, lines: list[str]) -> None:
+        if service in self._broken:
+            return
+        try:
+            file = self._files.get(service) or self._open(service)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            text = "".join(f"{stamp} {line}\n" for line in lines)
+            file.write(text)
+            file.flush()
+            self._sizes[service] += len(text)
+            if self._sizes[service] > self.max_bytes:
+                self._rotate(service)
+        except OSError as exc:
+            self._broken.add(service)
+            self._close(service)
+            self.on_error(
+                service, f"cannot write {self.path(service)}: {exc.strerror}; its log file stops here"
+            )
+
+    def _open(self, service: str) -> TextIO:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.path(service)
+        file = path.open("a", encoding="utf-8", errors="replace")
+        self._files[service] = file
+        self._sizes[service] = path.stat().st_size
+        return file
+
+    def _rotate(self, service: str) -> None:
+        self._close(service)
+        os.replace(self.path(service), self.path(service).with_suffix(".log.1"))
+
+    def _close(self, service: str) -> None:
+        file = self._files.pop(service, None)
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
+
+    def close(self) -> None:
+        for service in list(self._files):
+            self._close(service)

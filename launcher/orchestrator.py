@@ -1,0 +1,356 @@
+"""The orchestrator of a stack: start every service the moment its own dependencies allow,
+roll back a failed start, and stop in reverse dependency order.
+
+    orchestrator = Orchestrator(plan, sink=sink)
+    await orchestrator.start()        # returns when every service is ready or completed
+    ...                               # services run; restarts follow their policies
+    await orchestrator.stop()         # dependents first, independent services in parallel
+
+The orchestrator installs no signal handlers: the CLI (or the library's caller) decides when to
+call stop() and kill().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import psutil
+
+from launcher import leftovers, statefile
+from launcher.clock import Clock, SystemClock
+from launcher.diagnostics import Diagnostic
+from launcher.errors import DependencyFailed, LauncherError, PortTaken, ReadinessTimeout, StartFailed
+from launcher.history import History
+from launcher.output import ProgressRow, Sink
+from launcher.probes import Prober
+from launcher.process import ProcessHandle, Reaper, spawn
+from launcher.readiness import wait_ready, watch_liveness
+from launcher.sockets import bind_port, port_holder, port_is_free
+from launcher.spec import Plan, ProcessSpec
+from launcher.state import ServiceState, StateChange
+from launcher.supervisor import Context, Spawner, Supervisor
+
+S = ServiceState
+
+
+class StackAlreadyRunning(LauncherError):
+    """Another launcher runs this project's stack (LCH-4002)."""
+
+    def __init__(self, root: Path, pid: int) -> None:
+        super().__init__(
+            f"error[LCH-4002]: a stack of this project is already running (launcher pid {pid})\n"
+            f"  --> {root / statefile.STATE_DIR / statefile.STATE_FILE}\n"
+            "  hint: stop it with `launcher down` (or Ctrl-C in its terminal) first"
+        )
+        self.pid = pid
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        sink: Sink,
+        clock: Clock | None = None,
+        spawner: Spawner = spawn,
+        environ: Mapping[str, str] | None = None,
+        keep_going: bool = False,
+        state_file: bool = True,
+        reaper: bool = True,
+        on_change: Callable[[StateChange], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.sink = sink
+        self.clock = clock or SystemClock()
+        self.spawner = spawner
+        self.environ = dict(os.environ if environ is None else environ)
+        self.keep_going = keep_going
+        self.use_state_file = state_file
+        self.use_reaper = reaper
+        self.listeners: list[Callable[[StateChange], None]] = [on_change] if on_change else []
+        self.run_id = uuid.uuid4().hex[:12]
+        self.history = History()
+        self.supervisors: dict[str, Supervisor] = {}
+        self.started_at = time.time()
+        self.state = "starting"
+        self._sockets: list[socket.socket] = []
+        self._prober: Prober | None = None
+        self._reaper: Reaper | None = None
+        self._progress = True
+        self._start_clock = self.clock.now()
+        self._me = psutil.Process()
+
+    # -- start ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the stack; return when every service is ready or completed.
+
+        On a failed start (unless keep_going) everything already started is stopped again
+        and the error of the first service that failed is raised.
+        """
+        self._claim_state()
+        specs = self.plan.specs
+        argv_fds = self._bind_ports(specs)
+        self._prober = Prober()
+        await self._prober.__aenter__()
+        if self.use_reaper:
+            self._reaper = await Reaper.start(self.run_id)
+        context = Context(
+            spawner=self.spawner,
+            prober=self._prober,
+            wait_ready=wait_ready,
+            watch_liveness=watch_liveness,
+            sink=self.sink,
+            history=self.history,
+            clock=self.clock,
+            environ={**self._base_env(), "LAUNCHER_RUN": self.run_id},
+            on_change=self._changed,
+            on_spawn=self._spawned,
+            on_exit=self._exited,
+        )
+        for spec in specs:
+            argv, fds = argv_fds.get(spec.name, (None, ()))
+            self.supervisors[spec.name] = Supervisor(spec, context, argv=argv, pass_fds=fds)
+        self._write_state()
+        for spec in specs:
+            dependencies = [
+                (self.supervisors[d.name], d.condition) for d in spec.depends_on if d.name in self.supervisors
+            ]
+            self.supervisors[spec.name].launch(dependencies)
+        await asyncio.gather(*(s.settled() for s in self.supervisors.values()))
+        self._progress = False
+        self.sink.end_progress()
+        failed = [s for s in self.supervisors.values() if s.state is S.FAILED]
+        if failed and not self.keep_going:
+            first = failed[0]
+            self.sink.event("launcher", f"'{first.name}' failed to start: rolling back")
+            await self.stop()
+            raise self._start_error(first)
+        self.state = "running"
+        self._write_state()
+        ready = sum(1 for s in self.supervisors.values() if s.state in (S.READY, S.COMPLETED))
+        self.sink.event(
+            "launcher",
+            f"{ready}/{len(self.supervisors)} services ready in {self.clock.now() - self._start_clock:.2f}s",
+        )
+
+    def _start_error(self, supervisor: Supervisor) -> LauncherError:
+        error = ReadinessTimeout if "not ready within" in supervisor.reason else StartFailed
+        return error(supervisor.name, f"failed to start: {supervisor.reason}", supervisor.output(20))
+
+    def skipped_error(self, name: str) -> DependencyFailed:
+        supervisor = self.supervisors[name]
+        return DependencyFailed(name, f"was skipped: {supervisor.reason}")
+
+    def _base_env(self) -> dict[str, str]:
+        env = dict(self.environ)
+        # Commands that say `python` mean the interpreter running the launcher (as npm puts
+        # node_modules/.bin first): put its directory first on PATH.
+        bindir = str(Path(sys.executable).parent)
+        path = env.get("PATH", "")
+        if path.split(os.pathsep)[0] != bindir:
+            env["PATH"] = bindir + (os.pathsep + path if path else "")
+        return env
+
+    def _bind_ports(
+        self, specs: tuple[ProcessSpec, ...]
+    ) -> dict[str, tuple[tuple[str, ...], tuple[int, ...]]]:
+        """Bind every app's port now (passed to uvicorn as --fd) and check the others are free."""
+        rewritten: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+        try:
+            for spec in specs:
+                if spec.port is None or spec.kind == "external":
+                    continue
+                if spec.kind == "app":
+                    try:
+                        sock = bind_port(spec.port)
+                    except OSError:
+                        raise self._port_taken(spec) from None
+                    self._sockets.append(sock)
+                    rewritten[spec.name] = (_with_fd(spec.argv, sock.fileno()), (sock.fileno(),))
+                elif not port_is_free(spec.port):
+                    raise self._port_taken(spec)
+        except LauncherError:
+            self._close_sockets()
+            raise
+        return rewritten
+
+    def _port_taken(self, spec: ProcessSpec) -> PortTaken:
+        holder = port_holder(spec.port) if spec.port else None
+        who = f" by pid {holder[0]} ({holder[1]})" if holder else ""
+        return PortTaken(
+            [
+                Diagnostic(
+                    "LCH-3002",
+                    f"port {spec.port} of service '{spec.name}' is already in use{who}",
+                    None,
+                    'stop that program, or give the service another port (or port = "auto")',
+                )
+            ],
+            service=spec.name,
+        )
+
+    # -- events --------------------------------------------------------------------------
+
+    def _changed(self, change: StateChange) -> None:
+        if self._progress:
+            self.sink.progress(self._rows())
+        else:
+            text = f"{change.old} -> {change.new}"
+            self.sink.event(change.service, f"{text}: {change.reason}" if change.reason else text)
+        for listener in self.listeners:
+            listener(change)
+        self._write_state()
+
+    def _rows(self) -> list[ProgressRow]:
+        now = time.time()
+        return [
+            ProgressRow(
+                s.name, str(s.state), (now - (s.started_at or now)) if s.state.running else 0.0, s.reason
+            )
+            for s in self.supervisors.values()
+        ]
+
+    def _spawned(self, name: str, handle: ProcessHandle) -> None:
+        if self._reaper is not None:
+            self._reaper.add(handle)
+
+    def _exited(self, name: str, handle: ProcessHandle) -> None:
+        if self._reaper is not None:
+            self._reaper.remove(handle)
+
+    # -- stop ----------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Stop every service: each after everything that depends on it, in parallel otherwise."""
+        self.state = "stopping"
+        self._progress = False
+        dependents: dict[str, list[str]] = {name: [] for name in self.supervisors}
+        for supervisor in self.supervisors.values():
+            for dep in supervisor.spec.depends_on:
+                if dep.name in dependents:
+                    dependents[dep.name].append(supervisor.name)
+        stopping: dict[str, asyncio.Task[None]] = {}
+
+        async def stop_one(name: str) -> None:
+            await asyncio.gather(*(stopping[d] for d in dependents[name]))
+            await self.supervisors[name].stop()
+
+        for name in reversed(list(self.supervisors)):
+            stopping[name] = asyncio.ensure_future(stop_one(name))
+        try:
+            await asyncio.gather(*stopping.values())
+        finally:
+            await self._release()
+
+    def kill(self) -> None:
+        """SIGKILL every service's process group at once (the second Ctrl-C)."""
+        for supervisor in self.supervisors.values():
+            supervisor.kill()
+
+    async def _release(self) -> None:
+        self.state = "stopped"
+        self._close_sockets()
+        if self._prober is not None:
+            await self._prober.__aexit__(None, None, None)
+            self._prober = None
+        if self._reaper is not None:
+            await self._reaper.aclose()
+            self._reaper = None
+        if self.use_state_file:
+            statefile.remove(self.plan.root)
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+
+    # -- state file ----------------------------------------------------------------------
+
+    def _claim_state(self) -> None:
+        """Refuse to run twice; reap what a crashed launcher of this project left behind."""
+        if not self.use_state_file:
+            return
+        previous = statefile.read(self.plan.root)
+        if previous is None:
+            return
+        if _alive(previous.pid, previous.create_time):
+            raise StackAlreadyRunning(self.plan.root, previous.pid)
+        records = [
+            leftovers.ProcessRecord(name=s.name, pid=s.pid, pgid=s.pgid or s.pid, create_time=s.create_time)
+            for s in previous.services
+            if s.pid is not None and s.create_time is not None
+        ]
+        killed = leftovers.reap(records) + leftovers.sweep_marker(previous.run_id)
+        note = f": ended {', '.join(killed)}" if killed else ": nothing was left running"
+        self.sink.event("launcher", f"found the state of a launcher that died (pid {previous.pid}){note}")
+        statefile.remove(self.plan.root)
+
+    def record(self) -> statefile.StackRecord:
+        services = []
+        for s in self.supervisors.values():
+            handle = s.handle
+            alive = handle is not None and handle.returncode is None
+            services.append(
+                statefile.ServiceRecord(
+                    name=s.name,
+                    state=str(s.state),
+                    pid=handle.pid if alive and handle else None,
+                    pgid=handle.pgid if alive and handle else None,
+                    create_time=handle.create_time if alive and handle else None,
+                    port=s.spec.port,
+                    url=s.spec.url,
+                    restarts=s.restarts,
+                    exit_code=s.exit_code,
+                    started_at=s.started_at,
+                    ready_at=s.ready_at,
+                )
+            )
+        return statefile.StackRecord(
+            stack=self.plan.stack,
+            state=self.state,
+            pid=os.getpid(),
+            create_time=self._me.create_time(),
+            run_id=self.run_id,
+            profile=self.plan.profile,
+            mode=self.plan.mode,
+            started_at=self.started_at,
+            services=services,
+        )
+
+    def _write_state(self) -> None:
+        if self.use_state_file and self.state != "stopped":
+            with contextlib.suppress(OSError):
+                statefile.write(self.plan.root, self.record())
+
+
+def _alive(pid: int, create_time: float) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return abs(process.create_time() - create_time) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _with_fd(argv: tuple[str, ...], fd: int) -> tuple[str, ...]:
+    """uvicorn argv with `--host H --port P` replaced by `--fd N` (the socket we bound)."""
+    out: list[str] = []
+    skip = 0
+    for word in argv:
+        if skip:
+            skip -= 1
+            continue
+        if word in ("--host", "--port"):
+            skip = 1
+            continue
+        out.append(word)
+    module_at = out.index("uvicorn") + 1 if "uvicorn" in out else len(out)
+    return (*out[:module_at], "--fd", str(fd), *out[module_at:])

@@ -1,0 +1,82 @@
+"""The reaper: a tiny watchdog that ends a stack's processes when its launcher dies.
+
+    python -m launcher.reaper RUN_ID
+
+It runs in its own session, with a pipe as stdin whose write end only the launcher holds. The
+launcher writes `add PGID`, `del PGID` and, on a normal exit, `exit`. End of file without
+`exit` means the launcher died (SIGKILL, OOM, a crash): the reaper then sends SIGTERM to every
+registered process group, SIGKILL shortly after, kills whatever still carries the run's
+`LAUNCHER_RUN` marker (daemons that left their group), and exits. Parent-death signals cannot do
+this: they reach only direct children, and follow the thread that forked, not the process.
+
+Stdlib only, and it imports nothing of the launcher but this file: it must start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+
+GRACE = 0.5
+
+
+def _signal_groups(groups: set[int], sig: int) -> None:
+    for pgid in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, sig)
+
+
+def _marked(run_id: str) -> list[int]:
+    needle = f"LAUNCHER_RUN={run_id}\0".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as file:
+                    if needle in file.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def main(argv: list[str]) -> int:
+    run_id = argv[1] if len(argv) > 1 else ""
+    # The launcher's Ctrl-C must not reach us (we are in our own session anyway).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    groups: set[int] = set()
+    for line in sys.stdin.buffer:
+        words = line.split()
+        if words[:1] == [b"add"] and len(words) > 1:
+            groups.add(int(words[1]))
+        elif words[:1] == [b"del"] and len(words) > 1:
+            groups.discard(int(words[1]))
+        elif words[:1] == [b"exit"]:
+            return 0
+    # EOF without "exit": the launcher is gone.
+    _signal_groups(groups, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE
+    while time.monotonic() < deadline and groups:
+        groups = {g for g in groups if _group_alive(g)}
+        time.sleep(0.02)
+    _signal_groups(groups, signal.SIGKILL)
+    if run_id:
+        for pid in _marked(run_id):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    return 0
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,85 @@
+"""`.launcher/state.json`: what a running stack is, written atomically on every change.
+
+Another launcher (a second `run`, `status`, the next run after a crash) reads it to find a live
+stack, or the leftovers of a dead one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = ".launcher"
+STATE_FILE = "state.json"
+
+
+@dataclass
+class ServiceRecord:
+    name: str
+    state: str
+    pid: int | None = None
+    pgid: int | None = None
+    create_time: float | None = None
+    port: int | None = None
+    url: str | None = None
+    restarts: int = 0
+    exit_code: int | None = None
+    started_at: float | None = None
+    ready_at: float | None = None
+
+
+@dataclass
+class StackRecord:
+    stack: str
+    state: str
+    pid: int
+    create_time: float
+    run_id: str
+    profile: str | None = None
+    mode: str = "multi"
+    started_at: float = 0.0
+    api: str | None = None
+    services: list[ServiceRecord] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> StackRecord:
+        data: dict[str, Any] = json.loads(text)
+        services = [ServiceRecord(**s) for s in data.pop("services", [])]
+        return cls(**data, services=services)
+
+
+def state_dir(root: Path) -> Path:
+    return root / STATE_DIR
+
+
+def read(root: Path) -> StackRecord | None:
+    """The recorded stack of the project at `root`, or None (absent or unreadable)."""
+    try:
+        return StackRecord.from_json((state_dir(root) / STATE_FILE).read_text())
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write(root: Path, record: StackRecord) -> None:
+    """Replace the state file atomically: readers see the old file or the new one, never half."""
+    directory = state_dir(root)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".state-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(record.to_json())
+        os.replace(temp, directory / STATE_FILE)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def remove(root: Path) -> None:
+    (state_dir(root) / STATE_FILE).unlink(missing_ok=True)

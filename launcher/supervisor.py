@@ -1,0 +1,381 @@
+"""The supervisor of one service: wait for its dependencies, start it (with retries), keep it
+running by its restart policy, and stop it.
+
+    run():  WAITING -> (dependencies met) -> attempt: STARTING -> READY | COMPLETED
+                                             failed attempt -> BACKOFF -> STARTING ... -> FAILED
+            READY -> exit -> policy: restart (BACKOFF -> attempt) | STOPPED | FAILED
+    stop(): cancels run(), then stop signal to the process group, SIGKILL after stop_timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential
+
+from launcher.clock import Clock
+from launcher.errors import LauncherError
+from launcher.history import History
+from launcher.output import Sink
+from launcher.policy import RestartBudget, after_exit
+from launcher.probes import LogWatch, ProbeResult
+from launcher.process import ProcessHandle
+from launcher.spec import Condition, ProbeSpec, ProcessSpec
+from launcher.state import ServiceState, StateChange, check_transition
+
+S = ServiceState
+# A service without a probe that exits this soon after spawning has failed to start.
+EARLY_EXIT = 1.0
+
+
+class Spawner(Protocol):
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_output: Callable[[str, list[str]], None],
+        pass_fds: Sequence[int] = (),
+    ) -> Awaitable[ProcessHandle]: ...
+
+
+class ProberLike(Protocol):
+    async def check(self, probe: ProbeSpec, *, log: LogWatch | None = None) -> ProbeResult: ...
+
+
+@dataclass
+class Context:
+    """What every supervisor of a stack shares."""
+
+    spawner: Spawner
+    prober: ProberLike
+    wait_ready: Callable[..., Awaitable[ProbeResult]]
+    watch_liveness: Callable[..., Awaitable[ProbeResult]]
+    sink: Sink
+    history: History
+    clock: Clock
+    environ: Mapping[str, str]
+    on_change: Callable[[StateChange], None]
+    on_spawn: Callable[[str, ProcessHandle], None]
+    on_exit: Callable[[str, ProcessHandle], None]
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, reason: str, timeout: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.timeout = reason, timeout
+
+
+class Supervisor:
+    def __init__(
+        self,
+        spec: ProcessSpec,
+        ctx: Context,
+        *,
+        argv: Sequence[str] | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.ctx = ctx
+        self.argv = tuple(argv if argv is not None else spec.argv)
+        self.pass_fds = tuple(pass_fds)
+        self.state = S.PENDING
+        self.reason = ""
+        self.handle: ProcessHandle | None = None
+        self.log = LogWatch()
+        self.restarts = 0
+        self.exit_code: int | None = None
+        self.started_at: float | None = None
+        self.ready_at: float | None = None
+        self.last_probe: ProbeResult | None = None
+        self.budget = RestartBudget(spec.max_restarts, spec.restart_window)
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _set(self, new: ServiceState, reason: str = "") -> None:
+        old = self.state
+        check_transition(self.name, old, new)
+        self.state, self.reason = new, reason
+        if new is S.READY:
+            self.ready_at = time.time()
+        self.ctx.on_change(StateChange(self.name, old, new, time.time(), reason))
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def reached(self, condition: Condition) -> bool:
+        """Wait until this service meets `condition`; False if it never will (failed, skipped)."""
+        wanted = {
+            "started": {S.STARTING, S.READY, S.UNHEALTHY, S.COMPLETED},
+            "ready": {S.READY, S.COMPLETED},
+            "completed": {S.COMPLETED},
+        }[condition]
+        while True:
+            if self.state in wanted:
+                return True
+            if self.state in (S.FAILED, S.SKIPPED) or (self.state is S.STOPPED and self._stopping):
+                return False
+            await self._changed.wait()
+
+    async def settled(self) -> ServiceState:
+        """Wait until starting is over for this service: ready, completed, failed, skipped or stopped."""
+        while not self.state.settled:
+            await self._changed.wait()
+        return self.state
+
+    def output(self, n: int = 20) -> list[str]:
+        return self.ctx.history.tail(self.name, n)
+
+    # -- life ----------------------------------------------------------------------------
+
+    def launch(self, dependencies: Sequence[tuple[Supervisor, Condition]]) -> None:
+        self._stopping = False
+        self._task = asyncio.get_running_loop().create_task(self._run(dependencies))
+
+    async def _run(self, dependencies: Sequence[tuple[Supervisor, Condition]]) -> None:
+        if dependencies:
+            self._set(S.WAITING, "waiting for " + ", ".join(d.name for d, _ in dependencies))
+            for dependency, condition in dependencies:
+                if not await dependency.reached(condition):
+                    self._set(S.SKIPPED, f"dependency '{dependency.name}' {dependency.state}")
+                    return
+        if await self._start():
+            await self._keep_running()
+
+    async def _start(self) -> bool:
+        """Start with retries and backoff; True once ready or completed, False when failed."""
+        spec = self.spec
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(spec.start_retries + 1),
+            wait=wait_exponential(
+                multiplier=spec.backoff.initial, exp_base=spec.backoff.multiplier, max=spec.backoff.max
+            ),
+            retry=retry_if_exception_type(_AttemptFailed),
+            sleep=self.ctx.clock.sleep,
+            before_sleep=self._before_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._attempt()
+        except _AttemptFailed as failure:
+            tries = spec.start_retries + 1
+            self._set(S.FAILED, f"{failure.reason} (after {tries} attempt{'s' if tries > 1 else ''})")
+            return False
+        return True
+
+    def _before_retry(self, retry_state: RetryCallState) -> None:
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        delay = retry_state.upcoming_sleep
+        self._set(S.BACKOFF, f"{failure}; retrying in {delay:.1f}s")
+
+    async def _attempt(self) -> None:
+        """One start: spawn, then wait for ready (or completion); raise _AttemptFailed."""
+        spec = self.spec
+        self.log.reset()
+        self._set(S.STARTING)
+        try:
+            handle = await self._spawn()
+        except LauncherError as exc:
+            raise _AttemptFailed(str(getattr(exc, "reason", exc))) from None
+        try:
+            async with asyncio.timeout(spec.start_timeout):
+                if spec.oneshot:
+                    code = await handle.wait()
+                    if code not in spec.success_codes:
+                        raise _AttemptFailed(f"exited with code {code}")
+                    self._set(S.COMPLETED, f"exited with code {code}")
+                elif spec.probe is None:
+                    self._set(S.READY, "started (no probe)")
+                    await self._early_exit(handle)
+                else:
+                    await self._until_ready(handle, spec.probe)
+        except TimeoutError:
+            await self._end_attempt(handle)
+            detail = await self._probe_detail()
+            raise _AttemptFailed(
+                f"was not ready within {spec.start_timeout:g}s{detail}", timeout=True
+            ) from None
+        except _AttemptFailed:
+            await self._end_attempt(handle)
+            raise
+
+    async def _early_exit(self, handle: ProcessHandle) -> None:
+        exited = asyncio.ensure_future(handle.wait())
+        grace = asyncio.ensure_future(self.ctx.clock.sleep(EARLY_EXIT))
+        await asyncio.wait({exited, grace}, return_when=asyncio.FIRST_COMPLETED)
+        grace.cancel()
+        if not exited.done():
+            exited.cancel()
+            return
+        code = exited.result()
+        hint = "; is it daemonizing? run it in the foreground" if code == 0 else ""
+        raise _AttemptFailed(f"exited with code {code} within its first second{hint}")
+
+    async def _until_ready(self, handle: ProcessHandle, probe: ProbeSpec) -> None:
+        exited = asyncio.ensure_future(handle.wait())
+        ready = asyncio.ensure_future(self.ctx.wait_ready(self.ctx.prober, probe, log=self.log))
+        try:
+            done, _ = await asyncio.wait({exited, ready}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (exited, ready):
+                if not task.done():
+                    task.cancel()
+        if ready in done and not ready.cancelled():
+            self.last_probe = ready.result()
+            self._set(S.READY, self.last_probe.detail)
+            return
+        raise _AttemptFailed(f"exited with code {exited.result()} before it was ready")
+
+    async def _probe_detail(self) -> str:
+        if self.spec.probe is None:
+            return ""
+        with contextlib.suppress(Exception):
+            self.last_probe = await self.ctx.prober.check(self.spec.probe, log=self.log)
+            return f" (last probe: {self.last_probe.detail})"
+        return ""
+
+    async def _spawn(self) -> ProcessHandle:
+        env = dict(self.ctx.environ)
+        env.update(self.spec.env)
+
+        def on_output(stream: str, lines: list[str]) -> None:
+            self.ctx.sink.lines(self.name, stream, lines)
+            for line in lines:
+                self.ctx.history.add(self.name, line)
+            self.log.feed_many(lines)
+
+        handle = await self.ctx.spawner(
+            self.argv, cwd=self.spec.cwd, env=env, on_output=on_output, pass_fds=self.pass_fds
+        )
+        self.handle = handle
+        self.started_at = time.time()
+        self.exit_code = None
+        self.ctx.on_spawn(self.name, handle)
+        return handle
+
+    async def _end_attempt(self, handle: ProcessHandle) -> None:
+        """Stop what is left of a failed attempt and record how it ended."""
+        if handle.returncode is None:
+            await handle.stop(_signal(self.spec.stop_signal), self.spec.stop_timeout)
+        await self._closed(handle)
+
+    async def _closed(self, handle: ProcessHandle) -> None:
+        await handle.aclose()
+        self.exit_code = handle.returncode
+        self.ctx.on_exit(self.name, handle)
+
+    async def _keep_running(self) -> None:
+        """After ready: watch exits and liveness, apply the restart policy, until stopped."""
+        while self.handle is not None and self.state in (S.READY, S.UNHEALTHY):
+            handle = self.handle
+            code, unhealthy = await self._watch(handle)
+            await self._closed(handle)
+            what = "was unhealthy and was stopped" if unhealthy else f"exited with code {code}"
+            decision = "restart" if unhealthy else after_exit(self.spec, code)
+            if decision == "stop":
+                self._set(S.STOPPED, what)
+                return
+            if decision == "fail":
+                self._set(S.FAILED, what)
+                return
+            now = self.ctx.clock.now()
+            if not self.budget.allow(now):
+                self._set(
+                    S.FAILED,
+                    f"{what}; restarted {self.spec.max_restarts} times within "
+                    f"{self.spec.restart_window:g}s, giving up",
+                )
+                return
+            delay = self.spec.backoff.delay(self.budget.count(now))
+            self.restarts += 1
+            self._set(S.BACKOFF, f"{what}; restarting in {delay:.1f}s")
+            await self.ctx.clock.sleep(delay)
+            if not await self._start():
+                return
+
+    async def _watch(self, handle: ProcessHandle) -> tuple[int, bool]:
+        """Wait for the process to exit; with a liveness probe, also for it to turn unhealthy.
+
+        Returns the exit code and whether the launcher stopped it for being unhealthy.
+        """
+        exited = asyncio.ensure_future(handle.wait())
+        liveness = self.spec.liveness
+        try:
+            while liveness is not None:
+                failing = asyncio.ensure_future(
+                    self.ctx.watch_liveness(self.ctx.prober, liveness, log=self.log)
+                )
+                if not await self._first(failing, exited):
+                    return exited.result(), False
+                self.last_probe = failing.result()
+                self._set(S.UNHEALTHY, f"liveness failing: {self.last_probe.detail}")
+                if self.spec.restart != "no":
+                    code = await handle.stop(_signal(self.spec.stop_signal), self.spec.stop_timeout)
+                    return code, True
+                # With restart = "no" it stays up, unhealthy, until liveness passes again.
+                recovered = asyncio.ensure_future(
+                    self.ctx.wait_ready(self.ctx.prober, liveness, log=self.log)
+                )
+                if not await self._first(recovered, exited):
+                    return exited.result(), False
+                self._set(S.READY, "liveness passing again")
+            return await exited, False
+        finally:
+            if not exited.done():
+                exited.cancel()
+
+    @staticmethod
+    async def _first(task: asyncio.Future[ProbeResult], exited: asyncio.Future[int]) -> bool:
+        """Wait for `task` or the exit; True if `task` finished first (the other is cancelled)."""
+        either: list[asyncio.Future[Any]] = [task, exited]
+        done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return True
+        task.cancel()
+        return False
+
+    # -- control -------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Stop the service and whatever it is doing (waiting, retrying, running)."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        handle = self.handle
+        if handle is not None and handle.returncode is None:
+            self._set(S.STOPPING, f"sending {self.spec.stop_signal}")
+            await handle.stop(_signal(self.spec.stop_signal), self.spec.stop_timeout)
+            await self._closed(handle)
+            self._set(S.STOPPED, f"exit code {handle.returncode}")
+        elif handle is not None:
+            await self._closed(handle)
+        if self.state in (S.PENDING, S.WAITING, S.STARTING, S.READY, S.UNHEALTHY, S.BACKOFF):
+            self._set(S.STOPPED, "stopped before it was running" if handle is None else "stopped")
+        self._changed.set()
+
+    def kill(self) -> None:
+        """SIGKILL the process group now (the second Ctrl-C)."""
+        self._stopping = True
+        if self.handle is not None and self.handle.returncode is None:
+            self.handle.kill()
+
+
+def _signal(name: str) -> int:
+    return int(signal.Signals[name])

@@ -1,0 +1,56 @@
+"""The repository's own demo stack, as the README runs it: `launcher run full -- CMD`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+pytestmark = pytest.mark.integration
+
+# Polls the gateway until the agents have written and approved a chapter (bounded).
+CHECK = """
+import json, os, sys, time, urllib.request
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    chapters = json.load(urllib.request.urlopen(os.environ["API_GATEWAY_URL"] + "/chapters"))
+    if chapters:
+        # One write: CMD shares stdout with the launcher's relayed lines.
+        print("chapter: " + chapters[0]["title"], flush=True)
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit(3)
+"""
+
+
+def test_run_full_serves_the_demo_and_the_agents_do_their_work(tmp_path: Path) -> None:
+    project = tmp_path / "repo"
+    project.mkdir()
+    for name in ("launcher.toml", "profiles", "examples"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, project / name)
+    result = subprocess.run(
+        [sys.executable, "-m", "launcher", "run", "full", "--", sys.executable, "-c", CHECK],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "NO_COLOR": "1"},
+        start_new_session=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "chapter: The first chapter" in result.stdout
+    assert "4/4 services ready" in result.stdout
+    assert "reviewer: approved job 1" in result.stdout
+    # Torn down in reverse order: the agents before the gateway.
+    lines = result.stdout.splitlines()
+    gateway_stop = next(i for i, line in enumerate(lines) if "[api_gateway] ready -> stopping" in line)
+    assert all(i < gateway_stop for i, line in enumerate(lines) if "_agent] stopping -> stopped" in line)

@@ -1,0 +1,133 @@
+"""The quick commands stay quick: `--version`, `--help` and `check` import none of the heavy
+libraries (web, retry, watch, metrics), and `launcher` and `python -m launcher` are one program.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import ProjectFactory
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).parents[2]
+HEAVY = ("aiohttp", "tenacity", "watchdog", "uvicorn", "prometheus_client")
+
+# Runs `launcher ARGS` in this interpreter as `python -m launcher` would, then writes the exit
+# code and the top-level modules that were imported to the file named by argv[2].
+RUNNER = """
+import json, runpy, sys
+args, out = json.loads(sys.argv[1]), sys.argv[2]
+sys.argv = ["launcher", *args]
+code = 0
+try:
+    runpy.run_module("launcher", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+with open(out, "w") as file:
+    json.dump({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}, file)
+"""
+
+
+def imported(args: list[str], cwd: Path, tmp_path: Path) -> tuple[int, set[str], str]:
+    """Exit code, top-level modules imported and stdout of `launcher ARGS` run in `cwd`."""
+    out = tmp_path / "modules.json"
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, json.dumps(args), str(out)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.exists(), result.stderr
+    report = json.loads(out.read_text())
+    return report["code"], set(report["modules"]), result.stdout
+
+
+def generated_project(root: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("generate", REPO / "benchmarks" / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    written: Path = module.write_project(root, 50)
+    return written
+
+
+def demo_copy(root: Path) -> Path:
+    """The repo's demo configuration in a fresh directory (no check cache there yet)."""
+    root.mkdir()
+    shutil.copy(REPO / "launcher.toml", root / "launcher.toml")
+    shutil.copytree(REPO / "profiles", root / "profiles")
+    return root
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_version_and_help_import_nothing_heavy(flag: str, tmp_path: Path) -> None:
+    code, modules, stdout = imported([flag], tmp_path, tmp_path)
+    assert code == 0
+    assert "launcher" in stdout
+    assert modules.isdisjoint({*HEAVY, "pydantic"})
+
+
+def test_check_of_the_demo_stack_imports_nothing_heavy(tmp_path: Path) -> None:
+    for where in (REPO, demo_copy(tmp_path / "demo")):
+        code, modules, stdout = imported(["check", "--all-profiles"], where, tmp_path)
+        assert code == 0, stdout
+        assert "configuration is valid" in stdout
+        assert modules.isdisjoint(HEAVY)
+
+
+def test_check_of_a_generated_project_imports_nothing_heavy_cold_or_cached(tmp_path: Path) -> None:
+    root = generated_project(tmp_path / "generated")
+    cold = imported(["check"], root, tmp_path)
+    cached = imported(["check"], root, tmp_path)
+    for code, modules, stdout in (cold, cached):
+        assert code == 0
+        assert "51 processes (profile full), configuration is valid" in stdout
+        assert modules.isdisjoint(HEAVY)
+    assert "pydantic" in cold[1]  # the first check really validated
+
+
+def test_a_failing_check_imports_nothing_heavy(project: ProjectFactory, tmp_path: Path) -> None:
+    root = project('[services.api]\ncommand = "x"\ndepends_on = ["nope"]\n')
+    code, modules, _ = imported(["check"], root, tmp_path)
+    assert code == 2
+    assert modules.isdisjoint(HEAVY)
+
+
+def run_both(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], ...]:
+    script = shutil.which("launcher", path=str(Path(sys.executable).parent))
+    assert script is not None, "the `launcher` console script is not installed beside this python"
+    return tuple(
+        subprocess.run([*argv, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+        for argv in ([sys.executable, "-m", "launcher"], [script])
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["--help"], ["check", "--help"], [], ["no-such-command"], ["check"], ["check", "nope"]],
+)
+def test_the_console_script_and_python_m_launcher_behave_the_same(args: list[str], tmp_path: Path) -> None:
+    module, script = run_both(args, demo_copy(tmp_path / "demo"))
+    assert (script.returncode, script.stdout, script.stderr) == (
+        module.returncode,
+        module.stdout,
+        module.stderr,
+    )
+    assert module.stdout or module.stderr
+
+
+def test_both_report_configuration_errors_alike(project: ProjectFactory) -> None:
+    root = project('[services.api]\ncommand = "x"\nrestart = "sometimes"\n')
+    module, script = run_both(["check"], root)
+    assert module.returncode == script.returncode == 2
+    assert "error[LCH-1011]" in module.stderr
+    assert script.stderr == module.stderr

@@ -1,0 +1,92 @@
+"""A configurable service for stack tests (stdlib only).
+
+    stack_service.py NAME [--listen] [--http] [--delay S] [--events FILE] [--stop-delay S]
+                          [--ignore-term] [--exit CODE] [--exit-after S] [--grandchild]
+
+Prints "NAME starting" at once. With --listen, binds 127.0.0.1:$PORT after --delay seconds
+(with --http it answers every GET with 200 "NAME"). Appends "NAME started PID", "NAME ready"
+and, on SIGTERM/SIGINT, "NAME stopping" lines to --events FILE, waits --stop-delay seconds, then
+exits 0. --ignore-term ignores SIGTERM. --exit CODE exits with CODE after --exit-after seconds.
+--grandchild starts a `sleep 300` that inherits stdout (it holds the pipe).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+
+def record(path: str | None, text: str) -> None:
+    if path:
+        with open(path, "a") as file:
+            file.write(f"{text} {time.monotonic():.6f}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("name")
+    parser.add_argument("--listen", action="store_true")
+    parser.add_argument("--http", action="store_true")
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--events")
+    parser.add_argument("--stop-delay", type=float, default=0.0)
+    parser.add_argument("--ignore-term", action="store_true")
+    parser.add_argument("--exit", type=int)
+    parser.add_argument("--exit-after", type=float, default=0.0)
+    parser.add_argument("--grandchild", action="store_true")
+    args = parser.parse_args()
+
+    def on_stop(signum: int, frame: object) -> None:
+        record(args.events, f"{args.name} stopping")
+        time.sleep(args.stop_delay)
+        print(f"{args.name} stopped", flush=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if args.ignore_term else on_stop)
+    # Only now, with the handlers in place, does it say it started: tests wait for this line.
+    print(f"{args.name} starting", flush=True)
+    record(args.events, f"{args.name} started {os.getpid()}")
+    if args.grandchild:
+        subprocess.Popen(["sleep", "300"])
+    time.sleep(args.delay)
+    if args.listen:
+        port = int(os.environ["PORT"])
+        if args.http:
+            name = args.name.encode()
+
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self) -> None:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(name)))
+                    self.end_headers()
+                    self.wfile.write(name)
+
+                def log_message(self, *args: object) -> None:
+                    pass
+
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        else:
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen()
+        record(args.events, f"{args.name} ready")
+    if args.exit is not None:
+        time.sleep(args.exit_after)
+        print(f"{args.name} exiting with {args.exit}", flush=True)
+        sys.exit(args.exit)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
