@@ -6,13 +6,16 @@ Command modules are imported lazily so that `--help`, `--version` and `check` st
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from launcher import __version__
+
+if TYPE_CHECKING:
+    import argparse
 
 # command -> (module under launcher.commands, one-line help)
 COMMANDS = {
@@ -28,6 +31,8 @@ COMMANDS = {
 
 
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    import argparse
+
     # Accepted before and after the subcommand; SUPPRESS keeps a value given before it.
     default = None if top else argparse.SUPPRESS
     parser.add_argument("-f", "--file", metavar="FILE", default=default, help="configuration file")
@@ -41,47 +46,98 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser: global options and the command's name; the command's own words
+    go to `command_parser` (building all eight command parsers up front would cost more than
+    a quick command may spend)."""
+    import argparse
+
+    width = max(map(len, COMMANDS))
+    listing = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
     parser = argparse.ArgumentParser(
         prog="launcher",
         description="Bring a Python backend's whole stack up in dependency order.",
+        epilog=f"commands:\n{listing}\n\n`launcher COMMAND --help` shows the options of each.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"launcher {__version__}")
     _common(parser, top=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands = {
-        name: sub.add_parser(name, help=text, description=text) for name, (_, text) in COMMANDS.items()
-    }
-    for command in commands.values():
-        _common(command, top=False)
+    parser.add_argument("command", metavar="COMMAND", choices=COMMANDS, help="one of the commands below")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
 
-    run = commands["run"]
-    run.add_argument("words", nargs="*", metavar="PROFILE|SERVICE", help="a profile, then services")
-    run.add_argument("-p", "--profile", help="the profile (when its name could be a service's)")
-    run.add_argument("--mode", choices=["auto", "multi", "shared"], help="process mode")
-    run.add_argument("--no-deps", action="store_true", help="do not start dependencies")
-    run.add_argument("--keep-going", action="store_true", help="keep what started if one fails")
 
-    for name in ("check", "config", "graph", "compile"):
-        commands[name].add_argument("profile", nargs="?", help="profile (default: default_profile)")
-    commands["check"].add_argument("--all-profiles", action="store_true", help="also check every profile")
-    commands["config"].add_argument(
-        "--show-origin", action="store_true", help="show the file and line of every value"
-    )
-    commands["config"].add_argument("--json", action="store_true", help="print JSON")
-    commands["graph"].add_argument(
-        "--format", choices=["text", "mermaid", "dot"], default="text", help="output format"
-    )
-    commands["compile"].add_argument(
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of one command's own words."""
+    import argparse
+
+    text = COMMANDS[name][1]
+    parser = argparse.ArgumentParser(prog=f"launcher {name}", description=text)
+    _common(parser, top=False)
+    if name in _OPTIONS:
+        _OPTIONS[name](parser)
+    return parser
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Both stages: global options (also accepted after the command) and the command's own."""
+    args = build_parser().parse_args(argv)
+    command_parser(args.command).parse_args(args.arguments, namespace=args)
+    return args
+
+
+def _run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("words", nargs="*", metavar="PROFILE|SERVICE", help="a profile, then services")
+    command.add_argument("-p", "--profile", help="the profile (when its name could be a service's)")
+    command.add_argument("--mode", choices=["auto", "multi", "shared"], help="process mode")
+    command.add_argument("--no-deps", action="store_true", help="do not start dependencies")
+    command.add_argument("--keep-going", action="store_true", help="keep what started if one fails")
+
+
+def _profile_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("profile", nargs="?", help="profile (default: default_profile)")
+
+
+def _check_options(command: argparse.ArgumentParser) -> None:
+    _profile_option(command)
+    command.add_argument("--all-profiles", action="store_true", help="also check every profile")
+
+
+def _config_options(command: argparse.ArgumentParser) -> None:
+    _profile_option(command)
+    command.add_argument("--show-origin", action="store_true", help="show the file and line of every value")
+    command.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _graph_options(command: argparse.ArgumentParser) -> None:
+    _profile_option(command)
+    command.add_argument("--format", choices=["text", "mermaid", "dot"], default="text", help="output format")
+
+
+def _compile_options(command: argparse.ArgumentParser) -> None:
+    _profile_option(command)
+    command.add_argument(
         "-o", "--output", metavar="DIR", default=None, help="directory (default: Procfile.d)"
     )
-    commands["schema"].add_argument(
-        "--profile", action="store_true", help="the schema of a profile file instead"
-    )
-    commands["init"].add_argument(
-        "--from", dest="from_procfile", metavar="PROCFILE", help="convert a Procfile"
-    )
-    commands["init"].add_argument("--force", action="store_true", help="overwrite an existing launcher.toml")
-    return parser
+
+
+def _schema_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--profile", action="store_true", help="the schema of a profile file instead")
+
+
+def _init_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--from", dest="from_procfile", metavar="PROCFILE", help="convert a Procfile")
+    command.add_argument("--force", action="store_true", help="overwrite an existing launcher.toml")
+
+
+_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "run": _run_options,
+    "check": _check_options,
+    "config": _config_options,
+    "graph": _graph_options,
+    "compile": _compile_options,
+    "schema": _schema_options,
+    "init": _init_options,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,8 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         at = argv.index("--")
         argv, command = argv[:at], argv[at + 1 :]
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv == ["--version"]:
+        # The commonest quick command answers before argparse is even imported.
+        print(f"launcher {__version__}")
+        return 0
+    args = parse(argv)
     args.command_argv = command
     module_name, _ = COMMANDS[args.command]
     module = importlib.import_module(f"launcher.commands.{module_name}")
