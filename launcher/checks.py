@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from launcher import graph
@@ -9,12 +10,29 @@ from launcher.diagnostics import Diagnostic, Origin, did_you_mean
 from launcher.layers import Layered
 from launcher.model import Config
 
+# A name becomes part of variable names (X_PORT), unit and container names, and `name.N`
+# for replicas: letters, digits, `_` and `-`, starting with a letter.
+_SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def check_names(names: Iterable[str], layered: Layered) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "LCH-1028",
+            f"invalid service name {name!r}",
+            layered.origin(("services", name)),
+            "use letters, digits, '_' and '-', starting with a letter (e.g. 'api_gateway')",
+        )
+        for name in names
+        if not _SERVICE_NAME.fullmatch(name)
+    ]
+
 
 def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) -> list[Diagnostic]:
     """Every cross-service problem; `known` names services that exist but failed validation."""
-    problems: list[Diagnostic] = []
     services = config.services
     names = set(services) | set(known)
+    problems = check_names(sorted(names), layered)
     for name, service in services.items():
         where = ("services", name)
         for dep, spec in service.dependencies().items():
@@ -129,6 +147,22 @@ def _probe_problems(name: str, config: Config, layered: Layered) -> list[Diagnos
                 )
             )
     return problems
+
+
+def check_narrowing(
+    words: Iterable[str], allowed: set[str], profile: str | None, config: Config
+) -> list[Diagnostic]:
+    """SERVICE words narrow a profile's selection: each must be one of its services."""
+    return [
+        Diagnostic(
+            "LCH-1025",
+            f"service '{word}' is not part of profile '{profile}'",
+            Origin("command line"),
+            f"profile '{profile}' runs {', '.join(sorted(allowed))}; name a profile that has '{word}'",
+        )
+        for word in words
+        if word in config.services and word not in allowed
+    ]
 
 
 def check_selection(

@@ -5,6 +5,7 @@ LauncherError
  ├── PortError              the machine cannot give the ports the stack needs (exit code 1)
  │    ├── PortRangeExhausted  LCH-3001
  │    └── PortTaken           LCH-3002
+ ├── StackAlreadyRunning    LCH-4002  a launcher of this project already runs its stack
  └── ServiceError           a service could not be started or kept running (exit code 1);
       │                     carries `.service`, `.reason` and `.output` (its last lines)
       ├── SpawnError          LCH-2001  the program could not be executed at all
@@ -16,6 +17,7 @@ LauncherError
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from launcher.diagnostics import Diagnostic, render_all
 
@@ -61,6 +63,18 @@ class PortRangeExhausted(PortError):
 
 class PortTaken(PortError):
     pass
+
+
+class StackAlreadyRunning(LauncherError):
+    """Another launcher runs this project's stack (LCH-4002); `pid` is that launcher's."""
+
+    def __init__(self, state_file: Path, pid: int) -> None:
+        super().__init__(
+            f"error[LCH-4002]: a stack of this project is already running (launcher pid {pid})\n"
+            f"  --> {state_file}\n"
+            "  hint: stop it with `launcher down` (or Ctrl-C in its terminal) first"
+        )
+        self.pid = pid
 
 
 class ServiceError(LauncherError):

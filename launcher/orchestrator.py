@@ -27,7 +27,15 @@ import psutil
 from launcher import leftovers, statefile
 from launcher.clock import Clock, SystemClock
 from launcher.diagnostics import Diagnostic
-from launcher.errors import DependencyFailed, LauncherError, PortTaken, ReadinessTimeout, StartFailed
+from launcher.errors import (
+    DependencyFailed,
+    LauncherError,
+    PortTaken,
+    ReadinessTimeout,
+    SpawnError,
+    StackAlreadyRunning,
+    StartFailed,
+)
 from launcher.history import History
 from launcher.output import ProgressRow, Sink
 from launcher.probes import Prober
@@ -39,18 +47,13 @@ from launcher.state import ServiceState, StateChange
 from launcher.supervisor import Context, Spawner, Supervisor
 
 S = ServiceState
-
-
-class StackAlreadyRunning(LauncherError):
-    """Another launcher runs this project's stack (LCH-4002)."""
-
-    def __init__(self, root: Path, pid: int) -> None:
-        super().__init__(
-            f"error[LCH-4002]: a stack of this project is already running (launcher pid {pid})\n"
-            f"  --> {root / statefile.STATE_DIR / statefile.STATE_FILE}\n"
-            "  hint: stop it with `launcher down` (or Ctrl-C in its terminal) first"
-        )
-        self.pid = pid
+# State changes come in bursts (a level of services turning ready, then its dependents
+# starting): the state file is rewritten at most once per this many seconds, off the path from
+# one service's readiness to its dependents' spawn. Each write costs about a millisecond and more
+# (an ext4 rename over a file flushes its data), so writing on every change delayed each level
+# by several. start() and stop() end with a write of their own; the reaper, not this file,
+# covers a launcher killed in between.
+STATE_WRITE_DELAY = 0.05
 
 
 class Orchestrator:
@@ -84,6 +87,7 @@ class Orchestrator:
         self._sockets: list[socket.socket] = []
         self._prober: Prober | None = None
         self._reaper: Reaper | None = None
+        self._state_write: asyncio.TimerHandle | None = None
         self._progress = True
         self._start_clock = self.clock.now()
         self._me = psutil.Process()
@@ -102,7 +106,7 @@ class Orchestrator:
         self._prober = Prober()
         await self._prober.__aenter__()
         if self.use_reaper:
-            self._reaper = await Reaper.start(self.run_id)
+            self._reaper = Reaper.start(self.run_id)
         context = Context(
             spawner=self.spawner,
             prober=self._prober,
@@ -125,7 +129,7 @@ class Orchestrator:
                 (self.supervisors[d.name], d.condition) for d in spec.depends_on if d.name in self.supervisors
             ]
             self.supervisors[spec.name].launch(dependencies)
-        await asyncio.gather(*(s.settled() for s in self.supervisors.values()))
+        await asyncio.gather(*(s.start_over() for s in self.supervisors.values()))
         self._progress = False
         self.sink.end_progress()
         failed = [s for s in self.supervisors.values() if s.state is S.FAILED]
@@ -143,7 +147,8 @@ class Orchestrator:
         )
 
     def _start_error(self, supervisor: Supervisor) -> LauncherError:
-        error = ReadinessTimeout if "not ready within" in supervisor.reason else StartFailed
+        errors = {"spawn": SpawnError, "timeout": ReadinessTimeout}
+        error = errors.get(supervisor.failure or "exit", StartFailed)
         return error(supervisor.name, f"failed to start: {supervisor.reason}", supervisor.output(20))
 
     def skipped_error(self, name: str) -> DependencyFailed:
@@ -208,7 +213,7 @@ class Orchestrator:
             self.sink.event(change.service, f"{text}: {change.reason}" if change.reason else text)
         for listener in self.listeners:
             listener(change)
-        self._write_state()
+        self._write_state_soon()
 
     def _rows(self) -> list[ProgressRow]:
         now = time.time()
@@ -233,6 +238,7 @@ class Orchestrator:
         """Stop every service: each after everything that depends on it, in parallel otherwise."""
         self.state = "stopping"
         self._progress = False
+        self._write_state_soon()
         dependents: dict[str, list[str]] = {name: [] for name in self.supervisors}
         for supervisor in self.supervisors.values():
             for dep in supervisor.spec.depends_on:
@@ -242,7 +248,7 @@ class Orchestrator:
 
         async def stop_one(name: str) -> None:
             await asyncio.gather(*(stopping[d] for d in dependents[name]))
-            await self.supervisors[name].stop()
+            await self.supervisors[name].stop(sweep=False)
 
         for name in reversed(list(self.supervisors)):
             stopping[name] = asyncio.ensure_future(stop_one(name))
@@ -258,10 +264,15 @@ class Orchestrator:
 
     async def _release(self) -> None:
         self.state = "stopped"
+        self._cancel_state_write()
         self._close_sockets()
         if self._prober is not None:
             await self._prober.__aexit__(None, None, None)
             self._prober = None
+        # Daemons that left their groups (setsid, double fork) still carry the run's marker.
+        escaped = await asyncio.to_thread(leftovers.sweep_marker, self.run_id)
+        if escaped:
+            self.sink.event("launcher", f"killed what had left its process group: {', '.join(escaped)}")
         if self._reaper is not None:
             await self._reaper.aclose()
             self._reaper = None
@@ -283,7 +294,9 @@ class Orchestrator:
         if previous is None:
             return
         if _alive(previous.pid, previous.create_time):
-            raise StackAlreadyRunning(self.plan.root, previous.pid)
+            raise StackAlreadyRunning(
+                statefile.state_dir(self.plan.root) / statefile.STATE_FILE, previous.pid
+            )
         records = [
             leftovers.ProcessRecord(name=s.name, pid=s.pid, pgid=s.pgid or s.pid, create_time=s.create_time)
             for s in previous.services
@@ -327,9 +340,22 @@ class Orchestrator:
         )
 
     def _write_state(self) -> None:
+        """Write the state file now (and drop a pending delayed write: this one covers it)."""
+        self._cancel_state_write()
         if self.use_state_file and self.state != "stopped":
             with contextlib.suppress(OSError):
                 statefile.write(self.plan.root, self.record())
+
+    def _write_state_soon(self) -> None:
+        """Write the state file within STATE_WRITE_DELAY, once for every change until then."""
+        if self._state_write is None and self.use_state_file and self.state != "stopped":
+            loop = asyncio.get_running_loop()
+            self._state_write = loop.call_later(STATE_WRITE_DELAY, self._write_state)
+
+    def _cancel_state_write(self) -> None:
+        if self._state_write is not None:
+            self._state_write.cancel()
+            self._state_write = None
 
 
 def _alive(pid: int, create_time: float) -> bool:

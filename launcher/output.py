@@ -99,8 +99,12 @@ class Formatter:
                 json.dumps({"ts": stamp, "service": service, "stream": stream, "line": t}) + "\n"
                 for t in texts
             )
+        if not texts:
+            return ""
         head = time.strftime("%H:%M:%S ") + self._prefix_of(service)
-        return "".join(f"{head}{t}\n" for t in texts)
+        # One join for the whole chunk, not a formatted string per line: a busy service sends
+        # hundreds of lines a chunk.
+        return head + ("\n" + head).join(texts) + "\n"
 
     def event(self, service: str, text: str, fields: Mapping[str, object]) -> str:
         text = mask_text(text)

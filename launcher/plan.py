@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from launcher import graph
-from launcher.checks import check_selection, check_services
+from launcher.checks import check_narrowing, check_selection, check_services
 from launcher.diagnostics import Diagnostic, Origin
 from launcher.errors import ConfigError
 from launcher.interpolation import InterpolationError, interpolate, split_words
@@ -97,12 +97,15 @@ def _selection(loaded: Loaded, words: Sequence[str], no_deps: bool, problems: li
         chosen = [n for n in loaded.select if n in config.services]
     else:
         chosen = [n for n, s in config.services.items() if s.enabled]
+    edges = {n: list(s.dependencies()) for n, s in config.services.items()}
     if words:
         problems.extend(check_selection(config, words, Origin("command line"), "command line"))
+        if loaded.select is not None:
+            allowed = {n for n in graph.closure(chosen, edges) if n in config.services}
+            problems.extend(check_narrowing(words, allowed, loaded.profile, config))
         chosen = [n for n in words if n in config.services]
     if no_deps:
         return set(chosen)
-    edges = {n: list(s.dependencies()) for n, s in config.services.items()}
     return {n for n in graph.closure(chosen, edges) if n in config.services}
 
 

@@ -132,8 +132,8 @@ async def spawn(
 ) -> ProcessHandle:
     """Start `argv` (no shell) in a new session, stdin from /dev/null, output piped to us."""
     loop = asyncio.get_running_loop()
-    try:
-        transport, protocol = await loop.subprocess_exec(
+    creating = asyncio.ensure_future(
+        loop.subprocess_exec(
             lambda: _Protocol(on_output),
             *argv,
             cwd=cwd,
@@ -145,6 +145,16 @@ async def spawn(
             close_fds=True,
             pass_fds=tuple(pass_fds),
         )
+    )
+    try:
+        transport, protocol = await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        # Cancelled half-way (a stop while a restart spawns). asyncio's own clean-up of a
+        # cancelled subprocess_exec kills the leader only, then waits for EOF on pipes that a
+        # grandchild may hold for as long as it lives: the stop hung. Let the spawn finish
+        # instead, end its whole group, and only then give in.
+        await asyncio.shield(asyncio.ensure_future(_discard(creating)))
+        raise
     except OSError as exc:
         what = exc.strerror or str(exc)
         missing_cwd = isinstance(exc, FileNotFoundError) and not os.path.isdir(cwd)  # noqa: ASYNC240
@@ -153,31 +163,58 @@ async def spawn(
     return ProcessHandle(transport, protocol)
 
 
+async def _discard(creating: asyncio.Future[tuple[asyncio.SubprocessTransport, _Protocol]]) -> None:
+    """Wait for a spawn nobody wants any more, then kill its process group and close it."""
+    await asyncio.wait({creating})
+    if creating.cancelled() or creating.exception() is not None:
+        return
+    handle = ProcessHandle(*creating.result())
+    handle.kill()
+    await handle.aclose()
+
+
 class Reaper:
     """The launcher's side of `launcher.reaper`: register groups; a clean close kills nothing."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    # The reaper runs as a script with `-I -S`: it is stdlib only, so it needs no site (the
+    # .pth files of the environment), no PYTHON* variables, no user site, and must not find the
+    # project's own modules first on sys.path (a project's enum.py would break it). That also
+    # halves its start-up, which competes for the CPU with the stack's first services.
+    SCRIPT = str(Path(__file__).with_name("reaper.py"))
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self._process = process
+        self._closed = False
 
     @classmethod
-    async def start(cls, run_id: str) -> Reaper:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "launcher.reaper",
-            run_id,
+    def start(cls, run_id: str) -> Reaper:
+        """Start the reaper: a fork and an exec, nothing here waits for it to run.
+
+        A plain Popen, not asyncio's subprocess: the event loop has nothing to watch in this
+        child until the end (and on Python 3.11 watching costs a thread started per child, on
+        the way to the first service's spawn); aclose() waits for its exit.
+        """
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", cls.SCRIPT, run_id],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             close_fds=True,
+            bufsize=0,
         )
         return cls(process)
 
     def _send(self, line: str) -> None:
+        # A blocking write, but of a few bytes into a pipe the reaper drains as they come: the
+        # 64 KiB of the pipe would take thousands of registrations to fill.
         stdin = self._process.stdin
-        if stdin is not None and not stdin.is_closing():
+        if stdin is None or self._closed:
+            return
+        try:
             stdin.write(line.encode() + b"\n")
+        except OSError:  # the reaper is gone (someone killed it): nothing to tell any more
+            self._closed = True
 
     def add(self, handle: ProcessHandle) -> None:
         self._send(f"add {handle.pgid}")
@@ -187,14 +224,16 @@ class Reaper:
 
     async def aclose(self) -> None:
         self._send("exit")
-        stdin = self._process.stdin
-        if stdin is not None:
-            stdin.close()
+        self._closed = True
+        if self._process.stdin is not None:
             with contextlib.suppress(OSError):
-                await stdin.wait_closed()
+                self._process.stdin.close()
+        # It exits at once on "exit"; wait for that (and reap it) off the event loop.
+        await asyncio.to_thread(self._wait)
+
+    def _wait(self) -> None:
         try:
-            async with asyncio.timeout(5):
-                await self._process.wait()
-        except TimeoutError:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
             self._process.kill()
-            await self._process.wait()
+            self._process.wait()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from launcher.errors import LauncherError, ReadinessTimeout
+from launcher.errors import LauncherError, ReadinessTimeout, StartFailed
 from launcher.loader import Loaded
 from launcher.loader import load as load_config
 from launcher.loopthread import LoopThread
@@ -77,14 +77,28 @@ class Stack:
             is_taken=lambda port: not port_is_free(port),
         )
 
-    def _sink(self, plan: Plan) -> Sink:
-        stream = self.output if self.output is not None else open(os.devnull, "w")  # noqa: SIM115
-        return make_sink(
-            stream,
-            names=[*plan.names, "launcher"],
-            log_dir=plan.root / ".launcher" / "logs",
-            environ=self.environ,
-        )
+    @contextlib.contextmanager
+    def _sink(self, plan: Plan) -> Iterator[Sink]:
+        """The output of one start: to `output`, or nowhere (the per-service log files and
+        `logs()` still get every line); closed when the stack has stopped."""
+        with contextlib.ExitStack() as owned:
+            stream = self.output if self.output is not None else owned.enter_context(open(os.devnull, "w"))
+            sink = make_sink(
+                stream,
+                names=[*plan.names, "launcher"],
+                log_dir=plan.root / ".launcher" / "logs",
+                environ=self.environ,
+            )
+            try:
+                yield sink
+            finally:
+                sink.close()
+
+    def _orchestrator(self, plan: Plan, sink: Sink) -> Orchestrator:
+        # A library stack leaves the project's .launcher/state.json alone: a test suite starts
+        # several stacks of one project, also beside a developer's `launcher run`. Its reaper
+        # still ends its processes if the interpreter dies.
+        return Orchestrator(plan, sink=sink, environ=self.environ, state_file=False)
 
     @contextlib.contextmanager
     def start(self, timeout: float | None = None) -> Iterator[RunningStack]:
@@ -99,31 +113,29 @@ class Stack:
                 "use `async with stack.astart() as running:` there"
             )
         plan = self.plan()
-        sink = self._sink(plan)
-        thread = LoopThread()
-        orchestrator = Orchestrator(plan, sink=sink, environ=self.environ)
-        try:
-            thread.run(_start(orchestrator, timeout))
-            yield RunningStack(orchestrator, thread)
-        finally:
+        with self._sink(plan) as sink:
+            thread = LoopThread()
+            orchestrator = self._orchestrator(plan, sink)
             try:
-                thread.run(orchestrator.stop())
+                thread.run(_start(orchestrator, timeout))
+                yield RunningStack(orchestrator, thread)
             finally:
-                thread.close()
-                sink.close()
+                try:
+                    thread.run(orchestrator.stop())
+                finally:
+                    thread.close()
 
     @contextlib.asynccontextmanager
     async def astart(self, timeout: float | None = None) -> AsyncIterator[AsyncRunningStack]:
         """`start()` for code that already runs an event loop."""
         plan = self.plan()
-        sink = self._sink(plan)
-        orchestrator = Orchestrator(plan, sink=sink, environ=self.environ)
-        try:
-            await _start(orchestrator, timeout)
-            yield AsyncRunningStack(orchestrator)
-        finally:
-            await asyncio.shield(orchestrator.stop())
-            sink.close()
+        with self._sink(plan) as sink:
+            orchestrator = self._orchestrator(plan, sink)
+            try:
+                await _start(orchestrator, timeout)
+                yield AsyncRunningStack(orchestrator)
+            finally:
+                await asyncio.shield(orchestrator.stop())
 
 
 async def _start(orchestrator: Orchestrator, timeout: float | None) -> None:
@@ -199,10 +211,17 @@ class AsyncRunningStack:
         await self._orchestrator.supervisors[name].stop()
 
     async def start(self, name: str) -> None:
+        """Start a stopped service again; return once it is ready (or completed)."""
         self._spec(name)
-        self._orchestrator.supervisors[name].launch([])
+        supervisor = self._orchestrator.supervisors[name]
+        if supervisor.state.running:
+            return
+        supervisor.launch([])
+        if not await supervisor.reached("ready"):
+            raise StartFailed(name, f"failed to start: {supervisor.reason}", supervisor.output(20))
 
     async def restart(self, name: str) -> None:
+        """Stop the service and start it again; return once it is ready (or completed)."""
         await self.stop(name)
         await self.start(name)
 
@@ -271,7 +290,13 @@ def load(
     environ: Mapping[str, str] | None = None,
     output: TextIO | None = None,
 ) -> Stack:
-    """Load a stack definition; raise ConfigError listing every problem found."""
+    """Load a stack definition; raise ConfigError listing every problem found.
+
+    `path` is a launcher.toml, a pyproject.toml with [tool.launcher] or a Procfile (default:
+    found by walking up from `cwd`); `overrides` are laid over every file, as command-line
+    flags are (e.g. `{"launcher": {"ports": [9000, 9010]}}`); `output` receives the
+    launcher's and the services' lines (default: nowhere; `logs()` has them all the same).
+    """
     layers: dict[str, Any] = {
         k: dict(v) if isinstance(v, Mapping) else v for k, v in (overrides or {}).items()
     }
@@ -284,7 +309,11 @@ def load(
         environ=environ,
         overrides=layers,
     )
-    return Stack(loaded, services=services or (), environ=environ, output=output)
+    stack = Stack(loaded, services=services or (), environ=environ, output=output)
+    # The cross-service rules (dependencies, cycles, interpolation) are checked by planning;
+    # plan once now so that every configuration problem is raised here, as `check` reports it.
+    build_plan(loaded, services=stack.services, environ=stack.environ)
+    return stack
 
 
 __all__ = ["AsyncRunningStack", "RunningStack", "ServiceStatus", "Stack", "load"]

@@ -16,11 +16,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential
 
+from launcher import leftovers
 from launcher.clock import Clock
 from launcher.errors import LauncherError
 from launcher.history import History
@@ -69,10 +70,15 @@ class Context:
     on_exit: Callable[[str, ProcessHandle], None]
 
 
+Failure = Literal["spawn", "timeout", "exit"]
+
+
 class _AttemptFailed(Exception):
-    def __init__(self, reason: str, timeout: bool = False) -> None:
+    """One start attempt failed; `kind` says how (a program that cannot run is not retried)."""
+
+    def __init__(self, reason: str, kind: Failure = "exit") -> None:
         super().__init__(reason)
-        self.reason, self.timeout = reason, timeout
+        self.reason, self.kind = reason, kind
 
 
 class Supervisor:
@@ -102,6 +108,9 @@ class Supervisor:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._start_over = asyncio.Event()
+        self.failure: Failure | None = None  # how the last start failed
+        self.crash: BaseException | None = None  # a bug of ours that ended run()
 
     # -- state ---------------------------------------------------------------------------
 
@@ -112,6 +121,11 @@ class Supervisor:
         if new is S.READY:
             self.ready_at = time.time()
         self.ctx.on_change(StateChange(self.name, old, new, time.time(), reason))
+        self._notify()
+
+    def _notify(self) -> None:
+        # Wake every waiter, then arm a fresh event: an event left set would turn the waits
+        # of reached() and settled() into busy loops that starve the event loop.
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -123,6 +137,8 @@ class Supervisor:
             "completed": {S.COMPLETED},
         }[condition]
         while True:
+            if self.crash is not None:
+                raise self.crash
             if self.state in wanted:
                 return True
             if self.state in (S.FAILED, S.SKIPPED) or (self.state is S.STOPPED and self._stopping):
@@ -132,7 +148,17 @@ class Supervisor:
     async def settled(self) -> ServiceState:
         """Wait until starting is over for this service: ready, completed, failed, skipped or stopped."""
         while not self.state.settled:
+            if self.crash is not None:
+                raise self.crash
             await self._changed.wait()
+        return self.state
+
+    async def start_over(self) -> ServiceState:
+        """Wait until its start is decided: like settled(), and for a service without a probe
+        also past its first second (an exit then is still a failed start, DESIGN.md 10)."""
+        await self._start_over.wait()
+        if self.crash is not None:
+            raise self.crash
         return self.state
 
     def output(self, n: int = 20) -> list[str]:
@@ -142,7 +168,18 @@ class Supervisor:
 
     def launch(self, dependencies: Sequence[tuple[Supervisor, Condition]]) -> None:
         self._stopping = False
+        self._start_over = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(dependencies))
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # An exception here is a bug of the launcher: keep it, so that whoever waits on this
+        # service raises it instead of waiting forever for a state that will never come.
+        if not task.cancelled() and task.exception() is not None:
+            self.crash = task.exception()
+            self.ctx.sink.event(self.name, f"internal error of the launcher: {self.crash!r}")
+        self._start_over.set()
+        self._notify()
 
     async def _run(self, dependencies: Sequence[tuple[Supervisor, Condition]]) -> None:
         if dependencies:
@@ -150,8 +187,11 @@ class Supervisor:
             for dependency, condition in dependencies:
                 if not await dependency.reached(condition):
                     self._set(S.SKIPPED, f"dependency '{dependency.name}' {dependency.state}")
+                    self._start_over.set()
                     return
-        if await self._start():
+        started = await self._start()
+        self._start_over.set()
+        if started:
             await self._keep_running()
 
     async def _start(self) -> bool:
@@ -162,7 +202,7 @@ class Supervisor:
             wait=wait_exponential(
                 multiplier=spec.backoff.initial, exp_base=spec.backoff.multiplier, max=spec.backoff.max
             ),
-            retry=retry_if_exception_type(_AttemptFailed),
+            retry=retry_if_exception(lambda e: isinstance(e, _AttemptFailed) and e.kind != "spawn"),
             sleep=self.ctx.clock.sleep,
             before_sleep=self._before_retry,
             reraise=True,
@@ -172,9 +212,11 @@ class Supervisor:
                 with attempt:
                     await self._attempt()
         except _AttemptFailed as failure:
-            tries = spec.start_retries + 1
+            tries = 1 if failure.kind == "spawn" else spec.start_retries + 1
+            self.failure = failure.kind
             self._set(S.FAILED, f"{failure.reason} (after {tries} attempt{'s' if tries > 1 else ''})")
             return False
+        self.failure = None
         return True
 
     def _before_retry(self, retry_state: RetryCallState) -> None:
@@ -187,16 +229,20 @@ class Supervisor:
         spec = self.spec
         self.log.reset()
         self._set(S.STARTING)
+        if spec.kind == "external":
+            await self._probe_external(spec)
+            return
         try:
             handle = await self._spawn()
         except LauncherError as exc:
-            raise _AttemptFailed(str(getattr(exc, "reason", exc))) from None
+            raise _AttemptFailed(str(getattr(exc, "reason", exc)), "spawn") from None
         try:
             async with asyncio.timeout(spec.start_timeout):
                 if spec.oneshot:
                     code = await handle.wait()
                     if code not in spec.success_codes:
                         raise _AttemptFailed(f"exited with code {code}")
+                    await self._closed(handle)  # its exit code and last lines, recorded
                     self._set(S.COMPLETED, f"exited with code {code}")
                 elif spec.probe is None:
                     self._set(S.READY, "started (no probe)")
@@ -206,12 +252,21 @@ class Supervisor:
         except TimeoutError:
             await self._end_attempt(handle)
             detail = await self._probe_detail()
-            raise _AttemptFailed(
-                f"was not ready within {spec.start_timeout:g}s{detail}", timeout=True
-            ) from None
+            raise _AttemptFailed(f"was not ready within {spec.start_timeout:g}s{detail}", "timeout") from None
         except _AttemptFailed:
             await self._end_attempt(handle)
             raise
+
+    async def _probe_external(self, spec: ProcessSpec) -> None:
+        """An external service is started elsewhere: it is only probed, never spawned."""
+        assert spec.probe is not None  # the configuration requires one (LCH-1020)
+        try:
+            async with asyncio.timeout(spec.start_timeout):
+                self.last_probe = await self.ctx.wait_ready(self.ctx.prober, spec.probe, log=self.log)
+        except TimeoutError:
+            detail = await self._probe_detail()
+            raise _AttemptFailed(f"was not ready within {spec.start_timeout:g}s{detail}", "timeout") from None
+        self._set(S.READY, self.last_probe.detail)
 
     async def _early_exit(self, handle: ProcessHandle) -> None:
         exited = asyncio.ensure_future(handle.wait())
@@ -350,8 +405,12 @@ class Supervisor:
 
     # -- control -------------------------------------------------------------------------
 
-    async def stop(self) -> None:
-        """Stop the service and whatever it is doing (waiting, retrying, running)."""
+    async def stop(self, *, sweep: bool = True) -> None:
+        """Stop the service and whatever it is doing (waiting, retrying, running).
+
+        With `sweep`, processes that left its group (a daemon that called setsid) but still
+        carry its marker are killed too; the orchestrator sweeps once for the whole stack.
+        """
         self._stopping = True
         task, self._task = self._task, None
         if task is not None and not task.done():
@@ -368,7 +427,16 @@ class Supervisor:
             await self._closed(handle)
         if self.state in (S.PENDING, S.WAITING, S.STARTING, S.READY, S.UNHEALTHY, S.BACKOFF):
             self._set(S.STOPPED, "stopped before it was running" if handle is None else "stopped")
-        self._changed.set()
+        run_id = self.ctx.environ.get("LAUNCHER_RUN")
+        if sweep and run_id and handle is not None:
+            # Reading every process's environment: off the event loop.
+            escaped = await asyncio.to_thread(leftovers.sweep_marker, run_id, self.name)
+            if escaped:
+                self.ctx.sink.event(
+                    self.name, f"killed what had left its process group: {', '.join(escaped)}"
+                )
+        self._start_over.set()
+        self._notify()  # waiters of reached() see _stopping now
 
     def kill(self) -> None:
         """SIGKILL the process group now (the second Ctrl-C)."""

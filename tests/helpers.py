@@ -6,11 +6,20 @@ ends the wait early, and one that never holds fails with a message saying what w
 
 from __future__ import annotations
 
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import IO, Protocol, TypeVar
+
+import psutil
 
 T = TypeVar("T")
 
@@ -55,3 +64,163 @@ def wait_until(
             name = getattr(predicate, "__name__", repr(predicate))
             raise AssertionError(f"timed out after {timeout} s waiting for {what or name}")
         time.sleep(interval)
+
+
+def free_port_block(size: int = 20) -> tuple[int, int]:
+    """A range of `size` ports of 127.0.0.1 that were all free a moment ago, at a random place.
+
+    For `[launcher] ports`: a fixed range would be shared with whatever else runs on the machine
+    (another test session included), and the launcher's choice of a port races with them.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        low = rng.randrange(20000, 30000 - size)
+        if all(_port_free(p) for p in range(low, low + size)):
+            return low, low + size - 1
+    raise RuntimeError(f"no {size} free consecutive ports found in 20000-30000")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a running process (a zombie is not: it has exited, only unreaped)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def toml_list(words: Sequence[object]) -> str:
+    """A TOML array of strings: `command = {toml_list(program("sleeper"))}`."""
+    return "[" + ", ".join(json.dumps(str(w)) for w in words) + "]"
+
+
+class Events:
+    """The lines that tests/programs append to an events file: `NAME EVENT [WORDS...]`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lines(self) -> list[list[str]]:
+        try:
+            return [line.split() for line in self.path.read_text().splitlines() if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return [(words[0], words[1]) for words in self.lines() if len(words) >= 2]
+
+    def count(self, name: str, event: str) -> int:
+        return self.pairs().count((name, event))
+
+    def names(self, event: str) -> list[str]:
+        """Who had `event`, in the order of the file."""
+        return [name for name, what in self.pairs() if what == event]
+
+    def pids(self, name: str, event: str = "started") -> list[int]:
+        return [int(w[2]) for w in self.lines() if w[:2] == [name, event] and len(w) > 2]
+
+    def times(self, name: str, event: str) -> list[float]:
+        """CLOCK_MONOTONIC stamps (the last word of each line) of `event`s of `name`."""
+        return [float(w[-1]) for w in self.lines() if w[:2] == [name, event]]
+
+
+class LauncherRun:
+    """`python -m launcher run ARGS` in `project`, in its own session (so that signals sent to
+    it reach it alone, as a terminal's would reach a foreground job).
+
+    Its stdout and stderr go to a file, or with `tty=True` to a pseudo-terminal that a thread
+    drains. `close()` kills whatever is left of it.
+    """
+
+    def __init__(
+        self, project: Path, *args: str, env: Mapping[str, str] | None = None, tty: bool = False
+    ) -> None:
+        self.project = project
+        self.output_path = project / "launcher.out"
+        self._file = self.output_path.open("wb")
+        self._master: int | None = None
+        self._reader: threading.Thread | None = None
+        environ = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        for key, value in list(environ.items()):
+            if value is None:
+                del environ[key]
+        stdout: int | IO[bytes] = self._file
+        if tty:
+            self._master, slave = os.openpty()
+            stdout = slave
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "launcher", "run", *args],
+                cwd=project,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=environ,
+            )
+        finally:
+            if tty:
+                os.close(slave)
+        if self._master is not None:
+            self._reader = threading.Thread(target=self._drain, args=(self._master,), daemon=True)
+            self._reader.start()
+        self.started = time.monotonic()
+
+    def _drain(self, master: int) -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer of the terminal has closed it
+                return
+            if not data:
+                return
+            self._file.write(data)
+            self._file.flush()
+
+    @property
+    def output(self) -> str:
+        return self.output_path.read_bytes().decode(errors="replace")
+
+    def wait_output(self, text: str, timeout: float = 30.0) -> None:
+        wait_until(
+            lambda: text in self.output,
+            timeout,
+            interval=0.02,
+            message=lambda: f"{text!r} in the launcher's output:\n{self.output}",
+        )
+
+    def signal(self, sig: int) -> None:
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the launcher did not exit within {timeout} s; its output:\n{self.output}"
+            ) from None
+
+    def children(self) -> list[psutil.Process]:
+        """The launcher's descendants now (services, their children, the reaper)."""
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        if self._reader is not None:
+            self._reader.join(5)
+        if self._master is not None:
+            os.close(self._master)
+        self._file.close()

@@ -17,8 +17,11 @@ def main(args: argparse.Namespace) -> int:
     # "python", not this interpreter's path, and no machine environment: the output must be
     # the same on every machine, since the repository keeps it.
     plan = build_plan(loaded, environ={}, python="python")
-    procfile, env = render_procfile(plan, __version__)
     directory = Path(args.output) if args.output else loaded.root / "Procfile.d"
+    # The header's honcho command is run from the project root: name the directory from there.
+    shown = os.path.relpath(directory.resolve(), loaded.root.resolve())
+    shown = shown if not shown.startswith("..") else str(directory.resolve())
+    procfile, env = render_procfile(plan, __version__, shown)
     directory.mkdir(parents=True, exist_ok=True)
     name = plan.profile or "default"
     (directory / f"{name}.Procfile").write_text(procfile)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,15 +86,30 @@ def test_graph_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert "level 0:\n  migrate (oneshot)" in out
 
 
-@pytest.mark.parametrize("profile", ["minimal", "full", "debug", "infra"])
+@pytest.mark.parametrize("profile", ["minimal", "full", "debug", "infra", "ci"])
 def test_procfile_d_is_fresh(profile: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run_cli(capsys, "-f", str(REPO / "launcher.toml"), "compile", profile, "-o", str(tmp_path))
+    # Compiled in a copy of the project, as `launcher compile PROFILE` writes it at the root.
+    for name in ("launcher.toml", "profiles"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name)
+        else:
+            shutil.copy(source, tmp_path / name)
+    code, _, _ = run_cli(capsys, "-f", str(tmp_path / "launcher.toml"), "compile", profile)
     assert code == 0
     for suffix in ("Procfile", "env"):
-        fresh = (tmp_path / f"{profile}.{suffix}").read_text()
+        fresh = (tmp_path / "Procfile.d" / f"{profile}.{suffix}").read_text()
         kept = (REPO / "Procfile.d" / f"{profile}.{suffix}").read_text()
         assert fresh == kept, f"Procfile.d/ is stale: run `launcher compile {profile}`"
-    assert (tmp_path / f"{profile}.env").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "Procfile.d" / f"{profile}.env").stat().st_mode & 0o777 == 0o600
+
+
+def test_compile_elsewhere_names_that_directory_in_the_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert run_cli(capsys, "-f", str(REPO / "launcher.toml"), "compile", "full", "-o", str(out))[0] == 0
+    assert f"honcho -f {out}/full.Procfile -e {out}/full.env start" in (out / "full.Procfile").read_text()
 
 
 def test_compile_leaves_secrets_out_of_the_env_file(

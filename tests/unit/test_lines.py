@@ -15,6 +15,10 @@ from launcher.lines import LineSplitter
         ([b"bad \xff\xfe bytes\n"], ["bad \ufffd\ufffd bytes"], []),
         ([b"no newline at the end"], [], ["no newline at the end"]),
         ([b"\n\n"], ["", ""], []),
+        ([b"a\r", b"\nb\r\n"], ["a", "b"], []),  # CRLF split across chunks
+        ([b"a\r\r\nb\rc\n"], ["a\r", "b\rc"], []),  # only the "\r" of a line end goes
+        ([b"lo", b"ng", b" line\nnext", b" one"], ["long line"], ["next one"]),
+        ([b"partial\r"], [], ["partial"]),
     ],
 )
 def test_splitting(chunks: list[bytes], lines: list[str], rest: list[str]) -> None:
