@@ -20,10 +20,11 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
-from helpers import ProjectFactory, wait_until
+from helpers import LauncherRun, ProjectFactory, wait_until
 
 SESSION_VARIABLE = "PYTEST_LEAK_GUARD"
 os.environ[SESSION_VARIABLE] = f"{os.getpid()}-{secrets.token_hex(4)}"
@@ -195,3 +196,19 @@ def _no_leaked_processes() -> Iterator[None]:
     leaks = _leaks(before)
     if leaks:
         pytest.fail(f"the test left {leaks}", pytrace=False)
+
+
+@pytest.fixture
+def launch() -> Iterator[Callable[..., LauncherRun]]:
+    """`launch(project_dir, *run_args, env=None, tty=False)`: a `launcher run` (tests/helpers.py),
+    killed with whatever is left of it when the test ends."""
+    started: list[LauncherRun] = []
+
+    def start(project: Path, *args: str, **options: Any) -> LauncherRun:
+        run = LauncherRun(project, *args, **options)
+        started.append(run)
+        return run
+
+    yield start
+    for run in started:
+        run.close()

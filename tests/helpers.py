@@ -141,17 +141,16 @@ class LauncherRun:
     """
 
     def __init__(
-        self, project: Path, *args: str, env: Mapping[str, str] | None = None, tty: bool = False
+        self, project: Path, *args: str, env: Mapping[str, str | None] | None = None, tty: bool = False
     ) -> None:
         self.project = project
         self.output_path = project / "launcher.out"
         self._file = self.output_path.open("wb")
         self._master: int | None = None
         self._reader: threading.Thread | None = None
-        environ = {**os.environ, "NO_COLOR": "1", **(env or {})}
-        for key, value in list(environ.items()):
-            if value is None:
-                del environ[key]
+        # NO_COLOR unless told otherwise (a None value removes a variable).
+        overrides = {"NO_COLOR": "1", **(env or {})}
+        environ = {k: v for k, v in {**os.environ, **overrides}.items() if v is not None}
         stdout: int | IO[bytes] = self._file
         if tty:
             self._master, slave = os.openpty()
