@@ -11,10 +11,13 @@ class History:
         self._lines: dict[str, deque[str]] = {}
 
     def add(self, service: str, line: str) -> None:
-        lines = self._lines.get(service)
-        if lines is None:
-            lines = self._lines[service] = deque(maxlen=self.keep)
-        lines.append(line)
+        self.extend(service, [line])
+
+    def extend(self, service: str, lines: list[str]) -> None:
+        kept = self._lines.get(service)
+        if kept is None:
+            kept = self._lines[service] = deque(maxlen=self.keep)
+        kept.extend(lines)
 
     def tail(self, service: str, n: int = 20) -> list[str]:
         lines = self._lines.get(service)

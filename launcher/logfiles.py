@@ -32,12 +32,13 @@ class LogFiles:
         return self.directory / f"{service}.log"
 
     def write(self, service: str, lines: list[str]) -> None:
-        if service in self._broken:
+        if service in self._broken or not lines:
             return
         try:
             file = self._files.get(service) or self._open(service)
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-            text = "".join(f"{stamp} {line}\n" for line in lines)
+            # One join, not a format per line: a flooding service writes many lines per chunk.
+            text = f"{stamp} " + f"\n{stamp} ".join(lines) + "\n"
             file.write(text)
             file.flush()
             self._sizes[service] += len(text)

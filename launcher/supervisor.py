@@ -202,7 +202,7 @@ class Supervisor:
             wait=wait_exponential(
                 multiplier=spec.backoff.initial, exp_base=spec.backoff.multiplier, max=spec.backoff.max
             ),
-            retry=retry_if_exception(lambda e: isinstance(e, _AttemptFailed) and e.kind != "spawn"),
+            retry=retry_if_exception(self._retryable),
             sleep=self.ctx.clock.sleep,
             before_sleep=self._before_retry,
             reraise=True,
@@ -218,6 +218,11 @@ class Supervisor:
             return False
         self.failure = None
         return True
+
+    def _retryable(self, error: BaseException) -> bool:
+        # A program that cannot run fails the same way again; and once the stack is stopping,
+        # restart policies (start retries included) are off.
+        return isinstance(error, _AttemptFailed) and error.kind != "spawn" and not self._stopping
 
     def _before_retry(self, retry_state: RetryCallState) -> None:
         failure = retry_state.outcome.exception() if retry_state.outcome else None
@@ -309,8 +314,7 @@ class Supervisor:
 
         def on_output(stream: str, lines: list[str]) -> None:
             self.ctx.sink.lines(self.name, stream, lines)
-            for line in lines:
-                self.ctx.history.add(self.name, line)
+            self.ctx.history.extend(self.name, lines)
             self.log.feed_many(lines)
 
         handle = await self.ctx.spawner(
@@ -341,6 +345,11 @@ class Supervisor:
             await self._closed(handle)
             what = "was unhealthy and was stopped" if unhealthy else f"exited with code {code}"
             decision = "restart" if unhealthy else after_exit(self.spec, code)
+            if decision == "restart" and self._stopping:
+                # Often the very stop of the stack made it exit (its dependents went away):
+                # no restart, and no failure either.
+                self._set(S.STOPPED, f"{what} while the stack was stopping; not restarted")
+                return
             if decision == "stop":
                 self._set(S.STOPPED, what)
                 return
@@ -359,6 +368,9 @@ class Supervisor:
             self.restarts += 1
             self._set(S.BACKOFF, f"{what}; restarting in {delay:.1f}s")
             await self.ctx.clock.sleep(delay)
+            if self._stopping:  # the stack began to stop during the backoff
+                self._set(S.STOPPED, f"{what}; not restarted, the stack is stopping")
+                return
             if not await self._start():
                 return
 
@@ -437,6 +449,11 @@ class Supervisor:
                 )
         self._start_over.set()
         self._notify()  # waiters of reached() see _stopping now
+
+    def prepare_stop(self) -> None:
+        """The stack is stopping: from now on no restart and no start retry (stop() comes later,
+        once the services that depend on this one are stopped)."""
+        self._stopping = True
 
     def kill(self) -> None:
         """SIGKILL the process group now (the second Ctrl-C)."""

@@ -289,9 +289,13 @@ command = {service("orphan", log)}
     wait_for(lambda: ("orphan", "started") in events(log), 10, "the service's first line")
     orphan = psutil.Process(_pid_of("orphan", log))
     # Kill the reaper first, then the launcher, so that nothing cleans up on its own.
-    for child in psutil.Process(first.process.pid).children():
-        if "launcher.reaper" in " ".join(child.cmdline()):
-            child.kill()
+    reapers = [
+        child
+        for child in psutil.Process(first.process.pid).children()
+        if any(word.endswith(("reaper.py", "launcher.reaper")) for word in child.cmdline())
+    ]
+    assert len(reapers) == 1, "the launcher's reaper was not found"
+    reapers[0].kill()
     os.kill(first.process.pid, signal.SIGKILL)
     first.wait()
     assert orphan.is_running()
