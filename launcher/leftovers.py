@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import psutil
 
+from launcher.reaper import marked
+
 GRACE = 1.0
 
 
@@ -50,33 +52,10 @@ def reap(records: Sequence[ProcessRecord]) -> list[str]:
     return [f"{r.name} (pid {r.pid})" for r, _ in alive]
 
 
-def marked(run_id: str, service: str | None = None) -> list[int]:
-    """Pids of processes whose environment carries `LAUNCHER_RUN=<run_id>` (readable ones),
-    and `LAUNCHER_SERVICE=<service>` when a service is named."""
-    needles = [f"LAUNCHER_RUN={run_id}\0".encode()]
-    if service is not None:
-        needles.append(f"LAUNCHER_SERVICE={service}\0".encode())
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as file:
-                environ = b"\0" + file.read()
-        except OSError:
-            continue
-        # Preceded by NUL: a whole variable, not the tail of another one's value.
-        if all(b"\0" + needle in environ for needle in needles):
-            found.append(int(entry))
-    return found
-
-
 def sweep_marker(run_id: str, service: str | None = None) -> list[str]:
     """SIGKILL every process still marked with this run (and service): escaped daemons."""
     ended = []
     for pid in marked(run_id, service):
-        if pid == os.getpid():
-            continue
         try:
             os.kill(pid, signal.SIGKILL)
             ended.append(f"pid {pid}")

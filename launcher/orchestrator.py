@@ -47,6 +47,7 @@ from launcher.state import ServiceState, StateChange
 from launcher.supervisor import Context, Spawner, Supervisor
 
 S = ServiceState
+PROGRESS_TICK = 0.25  # seconds between redraws of the live progress block
 # State changes come in bursts (a level of services turning ready, then its dependents
 # starting): the state file is rewritten at most once per this many seconds, off the path from
 # one service's readiness to its dependents' spawn. Each write costs about a millisecond and more
@@ -129,7 +130,11 @@ class Orchestrator:
                 (self.supervisors[d.name], d.condition) for d in spec.depends_on if d.name in self.supervisors
             ]
             self.supervisors[spec.name].launch(dependencies)
-        await asyncio.gather(*(s.start_over() for s in self.supervisors.values()))
+        ticker = asyncio.ensure_future(self._tick_progress())
+        try:
+            await asyncio.gather(*(s.start_over() for s in self.supervisors.values()))
+        finally:
+            ticker.cancel()
         self._progress = False
         self.sink.end_progress()
         failed = [s for s in self.supervisors.values() if s.state is S.FAILED]
@@ -215,12 +220,16 @@ class Orchestrator:
             listener(change)
         self._write_state_soon()
 
+    async def _tick_progress(self) -> None:
+        """Redraw the progress block while starting, so that its seconds count up between
+        state changes (real time: it is for a person watching; the clock may be a fake)."""
+        while self._progress:
+            await asyncio.sleep(PROGRESS_TICK)
+            self.sink.progress(self._rows())
+
     def _rows(self) -> list[ProgressRow]:
-        now = time.time()
         return [
-            ProgressRow(
-                s.name, str(s.state), (now - (s.started_at or now)) if s.state.running else 0.0, s.reason
-            )
+            ProgressRow(s.name, str(s.state), _elapsed(s, time.time()), s.reason)
             for s in self.supervisors.values()
         ]
 
@@ -238,6 +247,8 @@ class Orchestrator:
         """Stop every service: each after everything that depends on it, in parallel otherwise."""
         self.state = "stopping"
         self._progress = False
+        for supervisor in self.supervisors.values():
+            supervisor.prepare_stop()  # restart policies are off while stopping
         self._write_state_soon()
         dependents: dict[str, list[str]] = {name: [] for name in self.supervisors}
         for supervisor in self.supervisors.values():
@@ -356,6 +367,17 @@ class Orchestrator:
         if self._state_write is not None:
             self._state_write.cancel()
             self._state_write = None
+
+
+def _elapsed(supervisor: Supervisor, now: float) -> float:
+    """Seconds shown beside a service while the stack starts: counting up while it starts,
+    then frozen at the time it took to become ready (as docker compose shows them)."""
+    started, ready = supervisor.started_at, supervisor.ready_at
+    if started is None:
+        return 0.0
+    if supervisor.state is S.READY and ready is not None and ready >= started:
+        return ready - started
+    return now - started if supervisor.state.running else 0.0
 
 
 def _alive(pid: int, create_time: float) -> bool:

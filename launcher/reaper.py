@@ -39,17 +39,27 @@ def _signal_groups(groups: set[int], sig: int) -> None:
             continue  # already gone
 
 
-def _marked(run_id: str) -> list[int]:
-    needle = f"LAUNCHER_RUN={run_id}\0".encode()
+def marked(run_id: str, service: str | None = None) -> list[int]:
+    """Pids of processes whose environment carries `LAUNCHER_RUN=<run_id>` (readable ones),
+    and `LAUNCHER_SERVICE=<service>` when a service is named; never this process.
+
+    Shared with the launcher (launcher/leftovers.py), which sweeps with it after a stop."""
+    needles = [f"\0LAUNCHER_RUN={run_id}\0".encode()]
+    if service is not None:
+        needles.append(f"\0LAUNCHER_SERVICE={service}\0".encode())
     found = []
+    me = os.getpid()
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as file:
-                    if needle in file.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as file:
+                # Preceded by NUL: a whole variable, not the tail of another one's value.
+                environ = b"\0" + file.read()
+        except OSError:
+            continue
+        if all(needle in environ for needle in needles):
+            found.append(int(entry))
     return found
 
 
@@ -74,7 +84,7 @@ def main(argv: list[str]) -> int:
         time.sleep(0.02)
     _signal_groups(groups, signal.SIGKILL)
     if run_id:
-        for pid in _marked(run_id):
+        for pid in marked(run_id):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:

@@ -29,6 +29,7 @@ from launcher.output import Sink
 from launcher.policy import RestartBudget, after_exit
 from launcher.probes import LogWatch, ProbeResult
 from launcher.process import ProcessHandle
+from launcher.sockets import port_holder, port_is_free
 from launcher.spec import Condition, ProbeSpec, ProcessSpec
 from launcher.state import ServiceState, StateChange, check_transition
 
@@ -108,6 +109,7 @@ class Supervisor:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._killed = False  # kill() was called: stop() gives no grace
         self._start_over = asyncio.Event()
         self.failure: Failure | None = None  # how the last start failed
         self.crash: BaseException | None = None  # a bug of ours that ended run()
@@ -168,6 +170,7 @@ class Supervisor:
 
     def launch(self, dependencies: Sequence[tuple[Supervisor, Condition]]) -> None:
         self._stopping = False
+        self._killed = False
         self._start_over = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(dependencies))
         self._task.add_done_callback(self._ended)
@@ -237,6 +240,7 @@ class Supervisor:
         if spec.kind == "external":
             await self._probe_external(spec)
             return
+        await self._check_port(spec)
         try:
             handle = await self._spawn()
         except LauncherError as exc:
@@ -262,6 +266,15 @@ class Supervisor:
             await self._end_attempt(handle)
             raise
 
+    async def _check_port(self, spec: ProcessSpec) -> None:
+        """Refuse to spawn a command whose port another program took since the stack was planned:
+        its probe would pass against that program while the service itself cannot bind."""
+        if spec.kind != "command" or spec.port is None or port_is_free(spec.port):
+            return
+        holder = await asyncio.to_thread(port_holder, spec.port)
+        who = f" by pid {holder[0]} ({holder[1]})" if holder else ""
+        raise _AttemptFailed(f"port {spec.port} is already in use{who}")
+
     async def _probe_external(self, spec: ProcessSpec) -> None:
         """An external service is started elsewhere: it is only probed, never spawned."""
         assert spec.probe is not None  # the configuration requires one (LCH-1020)
@@ -276,10 +289,13 @@ class Supervisor:
     async def _early_exit(self, handle: ProcessHandle) -> None:
         exited = asyncio.ensure_future(handle.wait())
         grace = asyncio.ensure_future(self.ctx.clock.sleep(EARLY_EXIT))
-        await asyncio.wait({exited, grace}, return_when=asyncio.FIRST_COMPLETED)
-        grace.cancel()
-        if not exited.done():
-            exited.cancel()
+        try:
+            done, _ = await asyncio.wait({exited, grace}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # cancelled too (a stop in the first second): leave no task behind
+            grace.cancel()
+            if not exited.done():
+                exited.cancel()
+        if exited not in done:
             return
         code = exited.result()
         hint = "; is it daemonizing? run it in the foreground" if code == 0 else ""
@@ -431,8 +447,10 @@ class Supervisor:
                 await task
         handle = self.handle
         if handle is not None and handle.returncode is None:
-            self._set(S.STOPPING, f"sending {self.spec.stop_signal}")
-            await handle.stop(_signal(self.spec.stop_signal), self.spec.stop_timeout)
+            # After kill(), a process spawned in the meantime gets no grace either.
+            sig, grace = ("SIGKILL", 0.0) if self._killed else (self.spec.stop_signal, self.spec.stop_timeout)
+            self._set(S.STOPPING, f"sending {sig}")
+            await handle.stop(_signal(sig), grace)
             await self._closed(handle)
             self._set(S.STOPPED, f"exit code {handle.returncode}")
         elif handle is not None:
@@ -457,7 +475,7 @@ class Supervisor:
 
     def kill(self) -> None:
         """SIGKILL the process group now (the second Ctrl-C)."""
-        self._stopping = True
+        self._stopping = self._killed = True
         if self.handle is not None and self.handle.returncode is None:
             self.handle.kill()
 

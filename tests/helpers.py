@@ -214,6 +214,17 @@ class LauncherRun:
         except psutil.Error:
             return []
 
+    def services(self) -> list[psutil.Process]:
+        """The launcher's descendants but its reaper: the services and their children."""
+        found = []
+        for process in self.children():
+            try:
+                if not any(word.endswith(("reaper.py", "launcher.reaper")) for word in process.cmdline()):
+                    found.append(process)
+            except psutil.Error:
+                continue
+        return found
+
     def close(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)

@@ -12,16 +12,19 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import PROGRAMS, ProjectFactory, wait_until
+from helpers import PROGRAMS, ProjectFactory, free_port_block, wait_until
 
 import launcher
 
 pytestmark = pytest.mark.integration
+# A block of ports of its own for this session: a fixed range would be shared with
+# whatever else runs on the machine (another test session included).
+PORTS = free_port_block(20)
 
 PY = sys.executable
 STACK = f"""
 [launcher]
-ports = [18500, 18520]
+ports = [{PORTS[0]}, {PORTS[1]}]
 
 [services.setup]
 command = ["{PY}", "-c", "print('setup done')"]
@@ -202,8 +205,10 @@ def test_many_sequential_stacks_leak_no_threads_fds_or_children(tmp_path: Path) 
     """The fixture facade used by 30 tests in a row (pitfalls T9.4)."""
     root = tmp_path / "p"
     root.mkdir()
+    # A log probe: a service without a probe would hold each start for its first second.
     (root / "launcher.toml").write_text(
-        f'[services.a]\ncommand = ["{PY}", "-c", "import time; time.sleep(300)"]\n'
+        f'[services.a]\ncommand = ["{PY}", "-c", "import time; print(\'up\', flush=True); time.sleep(300)"]\n'
+        'probe = { log = "up" }\n'
     )
     stack = launcher.load(root / "launcher.toml")
     with stack.start(timeout=30):

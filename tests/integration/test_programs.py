@@ -7,6 +7,7 @@ checked here once, against the real program.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -203,3 +204,52 @@ def test_writes_on_signal_records_signals_and_exits_on_term(spawn: Spawn, tmp_pa
     ]
     times = [float(e[3]) for e in events]
     assert times == sorted(times)
+
+
+def test_introspect_reports_how_it_was_started(spawn: Spawn, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    process = spawn("introspect", str(out), "a b", "$X", env={**os.environ, "MINE": "1"}, cwd=tmp_path)
+    assert first_line(process) == "introspect ready"
+    report = json.loads(out.read_text())
+    assert report["argv"] == ["a b", "$X"]
+    assert report["cwd"] == str(tmp_path)
+    assert report["pid"] == report["pgid"] == report["sid"] == process.pid
+    assert report["stdin"] == "/dev/null"
+    assert report["env"]["MINE"] == "1"
+    process.terminate()
+    assert process.wait(5) == 0
+
+
+def test_stack_service_fails_its_first_runs_then_starts(spawn: Spawn, tmp_path: Path) -> None:
+    events, counter = tmp_path / "events", tmp_path / "counter"
+    flags = ("--events", str(events), "--fail-times", "2", "--counter", str(counter))
+    for run in (1, 2):
+        failing = spawn("stack_service", "s", *flags)
+        assert first_line(failing) == f"s failing run {run}"
+        assert failing.wait(5) == 1
+    started = spawn("stack_service", "s", *flags, "--lines", "2")
+    assert first_line(started) == "s starting"
+    assert [first_line(started), first_line(started)] == ["s line 1", "s line 2"]
+    assert [line.split()[1] for line in events.read_text().splitlines()] == ["failed", "failed", "started"]
+    started.terminate()
+    assert started.wait(5) == 0
+
+
+def test_stack_service_exits_when_the_text_appears_and_leaves_a_daemon(spawn: Spawn, tmp_path: Path) -> None:
+    events, pidfile = tmp_path / "events", tmp_path / "daemon"
+    service = spawn(
+        "stack_service", "s", "--events", str(events), "--exit", "5", "--exit-when", "go now",
+        "--daemon", str(pidfile),
+    )  # fmt: skip
+    assert first_line(service) == "s starting"
+    wait_until(pidfile.exists, 5, message="the daemon's pid file")
+    daemon = int(pidfile.read_text())
+    try:
+        assert os.getsid(daemon) != os.getsid(service.pid)
+        assert service.poll() is None
+        with events.open("a") as file:
+            file.write("go now\n")
+        assert service.wait(5) == 5
+    finally:
+        os.kill(daemon, signal.SIGKILL)
+    wait_until(lambda: gone(daemon), 5, message="the daemon to die")

@@ -12,15 +12,18 @@ import textwrap
 
 import psutil
 import pytest
-from helpers import PROGRAMS, wait_until
+from helpers import PROGRAMS, free_port_block, wait_until
 
 pytestmark = pytest.mark.integration
+# A block of ports of its own for this session: a fixed range would be shared with
+# whatever else runs on the machine (another test session included).
+PORTS = free_port_block(20)
 
 HTTP_OK = PROGRAMS / "http_ok.py"
 
 CONFIG = f"""
 [launcher]
-ports = [18400, 18420]
+ports = [{PORTS[0]}, {PORTS[1]}]
 default_profile = "web"
 
 [services.api]

@@ -224,3 +224,48 @@ async def test_failing_liveness_restarts_the_service() -> None:
     assert S.UNHEALTHY in h.path("api")
     assert h.spawner.by_name["api"][0].signals == [15]
     await api.stop()
+
+
+async def test_once_the_stack_is_stopping_an_exit_is_not_restarted() -> None:
+    h = Harness({"db": [Script(exit_code=1, after=50), Script()]})
+    db = h.supervisor(make_spec("db", restart="always"))
+    db.launch([])
+    await settle(db)
+    db.prepare_stop()  # the stack's stop has begun; db's own turn comes later, and it crashes
+    await h.until(lambda: db.state is S.STOPPED)
+    assert len(h.spawner.by_name["db"]) == 1
+    assert db.reason == "exited with code 1 while the stack was stopping; not restarted"
+    await db.stop()
+    assert db.state is S.STOPPED
+
+
+async def test_once_the_stack_is_stopping_a_failed_start_is_not_retried() -> None:
+    h = Harness({"api": [Script(exit_code=1, after=5, ready=False), Script()]})
+    api = h.supervisor(make_spec("api", start_retries=3))
+    api.launch([])
+    api.prepare_stop()
+    await settle(api)
+    assert api.state is S.FAILED
+    assert len(h.spawner.by_name["api"]) == 1
+
+
+async def test_no_probe_running_past_its_first_second_has_started() -> None:
+    h = Harness({"worker": [Script()]})
+    worker = h.supervisor(make_spec("worker", probe=False))
+    worker.launch([])
+    async with asyncio.timeout(5):
+        assert await worker.start_over() is S.READY
+    assert h.clock.sleeps == [1.0]
+    await worker.stop()
+    assert h.path("worker") == [S.PENDING, S.STARTING, S.READY, S.STOPPING, S.STOPPED]
+
+
+async def test_after_kill_a_process_spawned_meanwhile_is_killed_without_grace() -> None:
+    h = Harness({"api": [Script()]})
+    api = h.supervisor(make_spec("api", stop_timeout=60))
+    api.launch([])
+    api.kill()  # the second Ctrl-C, before the spawn was done
+    await h.until(lambda: api.state is S.READY)
+    await api.stop()
+    assert h.spawner.by_name["api"][0].signals == [9]
+    assert api.state is S.STOPPED

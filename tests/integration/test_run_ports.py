@@ -1,0 +1,169 @@
+"""Ports at run time (DESIGN.md section 3): an `auto` port skips ports that other programs hold;
+a fixed port that is taken is LCH-3002 naming the holder; a range that cannot serve every
+service is LCH-3001; in each case nothing starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+from helpers import Events, LauncherRun, ProjectFactory, free_port_block, program, toml_list, wait_until
+
+pytestmark = pytest.mark.integration
+
+Launch = Callable[..., LauncherRun]
+
+
+@pytest.fixture
+def hold() -> Iterator[Callable[[int], socket.socket]]:
+    """`hold(port)`: listen on 127.0.0.1:port (0: any) from this process until the test ends."""
+    held: list[socket.socket] = []
+
+    def listen(port: int) -> socket.socket:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        held.append(sock)
+        return sock
+
+    yield listen
+    for sock in held:
+        sock.close()
+
+
+def service(name: str, events: Events, *flags: str) -> str:
+    return toml_list(program("stack_service", name, "--events", str(events.path), *flags))
+
+
+def test_auto_ports_skip_the_ports_other_programs_hold(
+    project: ProjectFactory, launch: Launch, hold: Callable[[int], socket.socket]
+) -> None:
+    low, high = free_port_block()
+    hold(low)
+    hold(low + 2)
+    root = project()
+    events = Events(root / "events")
+    (root / "launcher.toml").write_text(f"""
+[launcher]
+ports = [{low}, {high}]
+[services.a]
+command = {service("a", events, "--listen")}
+port = "auto"
+[services.b]
+command = {service("b", events, "--listen")}
+port = "auto"
+""")
+    launcher = launch(root)
+    launcher.wait_output("2/2 services ready")
+    state = json.loads((root / ".launcher" / "state.json").read_text())
+    ports = {s["name"]: s["port"] for s in state["services"]}
+    assert ports == {"a": low + 1, "b": low + 3}
+    launcher.signal(signal.SIGINT)
+    assert launcher.wait() == 130
+
+
+@pytest.mark.parametrize("kind", ["command", "app"])
+def test_a_taken_fixed_port_is_lch_3002_naming_the_holder_and_nothing_starts(
+    project: ProjectFactory, launch: Launch, hold: Callable[[int], socket.socket], kind: str
+) -> None:
+    port = hold(0).getsockname()[1]
+    root = project()
+    events = Events(root / "events")
+    web = f"command = {service('web', events, '--listen')}" if kind == "command" else 'app = "web:app"'
+    (root / "launcher.toml").write_text(f"""
+[services.first]
+command = {service("first", events)}
+probe = {{ log = "^first starting$" }}
+[services.web]
+{web}
+port = {port}
+depends_on = ["first"]
+""")
+    launcher = launch(root)
+    assert launcher.wait() == 1
+    output = launcher.output
+    holder = re.escape(
+        f"error[LCH-3002]: port {port} of service 'web' is already in use by pid {os.getpid()}"
+    )
+    assert re.search(holder + r" \(\S*python\S* -m pytest .*\)$", output, re.M), output
+    assert "hint: stop that program" in output
+    assert not events.path.exists(), "a service started although the ports could not all be had"
+
+
+def test_a_range_too_small_for_every_auto_port_is_lch_3001_and_nothing_starts(
+    project: ProjectFactory, launch: Launch, hold: Callable[[int], socket.socket]
+) -> None:
+    low, _ = free_port_block(2)
+    hold(low)
+    root = project()
+    events = Events(root / "events")
+    (root / "launcher.toml").write_text(f"""
+[launcher]
+ports = [{low}, {low + 1}]
+[services.a]
+command = {service("a", events, "--listen")}
+port = "auto"
+[services.b]
+command = {service("b", events, "--listen")}
+port = "auto"
+""")
+    launcher = launch(root)
+    assert launcher.wait() == 1
+    assert f"error[LCH-3001]: no free port left in {low}-{low + 1} for 'b'" in launcher.output
+    assert not events.path.exists()
+
+
+def test_two_services_on_one_fixed_port_is_a_configuration_error(
+    project: ProjectFactory, launch: Launch
+) -> None:
+    root = project()
+    events = Events(root / "events")
+    (root / "launcher.toml").write_text(f"""
+[services.a]
+command = {service("a", events)}
+port = 18999
+[services.b]
+command = {service("b", events)}
+port = 18999
+""")
+    launcher = launch(root)
+    assert launcher.wait() == 2
+    assert "error[LCH-1018]: services 'a' and 'b' both use port 18999" in launcher.output
+    assert not events.path.exists()
+
+
+def test_a_port_taken_before_a_late_service_spawns_is_reported_not_probed(
+    project: ProjectFactory, launch: Launch, hold: Callable[[int], socket.socket]
+) -> None:
+    # The port was free when the stack was planned, but another program took it before the
+    # service that owns it was spawned: its probe must not pass against that other program.
+    low, high = free_port_block()
+    root = project()
+    events = Events(root / "events")
+    (root / "launcher.toml").write_text(f"""
+[launcher]
+ports = [{low}, {high}]
+[services.gate]
+command = {service("gate", events, "--listen", "--delay", "1")}
+port = "auto"
+[services.late]
+command = {service("late", events, "--listen")}
+port = "auto"
+depends_on = ["gate"]
+start_retries = 0
+""")
+    launcher = launch(root)
+    launcher.wait_output("[late] waiting")
+    state = root / ".launcher" / "state.json"
+    wait_until(state.exists, 10, message="the state file")
+    late_port = next(s["port"] for s in json.loads(state.read_text())["services"] if s["name"] == "late")
+    hold(late_port)
+    assert launcher.wait() == 1
+    output = launcher.output
+    assert "[late] ready" not in output
+    assert f"port {late_port} is already in use by pid {os.getpid()}" in output
