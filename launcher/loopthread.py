@@ -2,7 +2,7 @@
 
 The thread lives as long as the stack it serves, and every child process is spawned from it:
 a parent-death signal armed by a transient thread would kill children when that thread ends
-(see docs/processes.md), so the runtime never spawns from threads that come and go.
+(see docs/running.md), so the runtime never spawns from threads that come and go.
 """
 
 from __future__ import annotations

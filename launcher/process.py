@@ -1,8 +1,10 @@
 """Child processes: spawn one in its own session, read its output, see it exit, stop its group.
 
-Two traps of asyncio's subprocess API are avoided here (see docs/processes.md):
+Three traps of asyncio's subprocess API are avoided here (see docs/running.md):
 - `Process.wait()` also waits for the pipes to close, so a grandchild that inherited stdout
   would hide the exit for as long as it lives; the exit is taken from `process_exited()`.
+- The same wait hides in the clean-up of a `subprocess_exec()` cancelled before its pipes were
+  connected; a spawn is therefore never cancelled half-way (see spawn()).
 - `StreamReader.readline()` drops lines over its limit; output is read in chunks and split by
   our own LineSplitter instead.
 """

@@ -139,8 +139,17 @@ def test_launcher_factory_starts_several_stacks_and_stops_them_after_the_test(
     result.assert_outcomes(passed=2)
 
 
+# SIGINT back to its default first: a session started in the background of a script (`cmd &`)
+# runs with SIGINT ignored, and an ignored signal stays ignored across fork and exec, so the
+# Ctrl-C this test sends would never reach the inner session.
+_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
 def _inner_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    return [sys.executable, "-c", _DEFAULT_SIGINT, "-m", "pytest", "-p", "no:cacheprovider", *args]
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigkill", "timeout-thread"])
