@@ -129,8 +129,10 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.failed:
-        stacks = [*item.config.stash.get(_SESSION, []), *item.stash.get(_ACTIVE, [])]
+    # Setup and call only: by teardown the test's own stacks have stopped.
+    if report.failed and report.when in ("setup", "call"):
+        used = "launcher_stack" in getattr(item, "fixturenames", ())
+        stacks = [*(item.config.stash.get(_SESSION, []) if used else []), *item.stash.get(_ACTIVE, [])]
         for label, running in stacks:
             report.sections.append((f"launcher: {label}", _tails(running)))
     return report
