@@ -234,3 +234,11 @@ class LauncherRun:
         if self._master is not None:
             os.close(self._master)
         self._file.close()
+
+
+Launch = Callable[..., LauncherRun]  # the type of the `launch` fixture (tests/conftest.py)
+
+
+def service(name: str, events: Events, *flags: str) -> str:
+    """The TOML `command` of tests/programs/stack_service.py NAME, writing to `events`."""
+    return toml_list(program("stack_service", name, "--events", str(events.path), *flags))

@@ -11,19 +11,20 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import Events, LauncherRun, ProjectFactory, free_port_block, program, toml_list, wait_until
+from helpers import (
+    Events,
+    Launch,
+    LauncherRun,
+    ProjectFactory,
+    free_port_block,
+    service,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
-
-Launch = Callable[..., LauncherRun]
-
-
-def service(name: str, events: Events, *flags: str) -> str:
-    return toml_list(program("stack_service", name, "--events", str(events.path), *flags))
 
 
 def stack(project: ProjectFactory) -> tuple[Path, Events]:

@@ -11,29 +11,24 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from helpers import (
     Events,
-    LauncherRun,
+    Launch,
     ProjectFactory,
     free_port_block,
     program,
+    service,
     toml_list,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
 
-Launch = Callable[..., LauncherRun]
 ESCAPE = "\x1b["
 COLOUR = re.compile(r"\x1b\[[\d;]*m")  # SGR: colours and their reset (not cursor moves)
-
-
-def service(name: str, events: Events, *flags: str) -> str:
-    return toml_list(program("stack_service", name, "--events", str(events.path), *flags))
 
 
 def small_stack(project: ProjectFactory) -> tuple[Path, Events]:

@@ -12,11 +12,16 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers import Events, LauncherRun, ProjectFactory, free_port_block, program, toml_list, wait_until
+from helpers import (
+    Events,
+    Launch,
+    ProjectFactory,
+    free_port_block,
+    service,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
-
-Launch = Callable[..., LauncherRun]
 
 
 @pytest.fixture
@@ -34,10 +39,6 @@ def hold() -> Iterator[Callable[[int], socket.socket]]:
     yield listen
     for sock in held:
         sock.close()
-
-
-def service(name: str, events: Events, *flags: str) -> str:
-    return toml_list(program("stack_service", name, "--events", str(events.path), *flags))
 
 
 def test_auto_ports_skip_the_ports_other_programs_hold(

@@ -11,7 +11,6 @@ import signal
 import socket
 import sys
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import psutil
 import pytest
 from helpers import (
     Events,
-    LauncherRun,
+    Launch,
     ProjectFactory,
     alive,
     free_port_block,
@@ -29,8 +28,6 @@ from helpers import (
 )
 
 pytestmark = pytest.mark.integration
-
-Launch = Callable[..., LauncherRun]
 
 
 def report(path: Path) -> dict[str, Any]:

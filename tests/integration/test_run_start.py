@@ -7,27 +7,21 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Callable
 
 import pytest
 from helpers import (
     Events,
-    LauncherRun,
+    Launch,
     ProjectFactory,
     alive,
     free_port_block,
     program,
+    service,
     toml_list,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
-
-Launch = Callable[..., LauncherRun]
-
-
-def service(name: str, events: Events, *flags: str) -> str:
-    return toml_list(program("stack_service", name, "--events", str(events.path), *flags))
 
 
 def test_a_service_starts_as_soon_as_its_own_dependencies_are_ready_not_by_level(

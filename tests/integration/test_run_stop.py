@@ -12,28 +12,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 import psutil
 import pytest
 from helpers import (
     Events,
-    LauncherRun,
+    Launch,
     ProjectFactory,
     alive,
     free_port_block,
     program,
+    service,
     toml_list,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
-
-Launch = Callable[..., LauncherRun]
-
-
-def service(name: str, events: Events, *flags: str) -> str:
-    return toml_list(program("stack_service", name, "--events", str(events.path), *flags))
 
 
 def test_dependents_stop_first_and_independent_services_in_parallel(
