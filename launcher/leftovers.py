@@ -6,6 +6,7 @@ unrelated program since, and that one must never be signalled.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -62,6 +63,13 @@ def sweep_marker(run_id: str, service: str | None = None) -> list[str]:
         except OSError:
             continue
     return ended
+
+
+async def end_escaped(run_id: str, service: str | None = None) -> str | None:
+    """Sweep off the event loop (it reads every process's environment); a line saying what was
+    killed, or None when nothing had escaped."""
+    escaped = await asyncio.to_thread(sweep_marker, run_id, service)
+    return f"killed what had left its process group: {', '.join(escaped)}" if escaped else None
 
 
 def _killpg(pgid: int, sig: int) -> None:

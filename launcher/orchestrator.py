@@ -281,9 +281,9 @@ class Orchestrator:
             await self._prober.__aexit__(None, None, None)
             self._prober = None
         # Daemons that left their groups (setsid, double fork) still carry the run's marker.
-        escaped = await asyncio.to_thread(leftovers.sweep_marker, self.run_id)
-        if escaped:
-            self.sink.event("launcher", f"killed what had left its process group: {', '.join(escaped)}")
+        note = await leftovers.end_escaped(self.run_id)
+        if note:
+            self.sink.event("launcher", note)
         if self._reaper is not None:
             await self._reaper.aclose()
             self._reaper = None

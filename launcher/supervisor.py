@@ -260,8 +260,7 @@ class Supervisor:
                     await self._until_ready(handle, spec.probe)
         except TimeoutError:
             await self._end_attempt(handle)
-            detail = await self._probe_detail()
-            raise _AttemptFailed(f"was not ready within {spec.start_timeout:g}s{detail}", "timeout") from None
+            raise await self._not_ready() from None
         except _AttemptFailed:
             await self._end_attempt(handle)
             raise
@@ -282,8 +281,7 @@ class Supervisor:
             async with asyncio.timeout(spec.start_timeout):
                 self.last_probe = await self.ctx.wait_ready(self.ctx.prober, spec.probe, log=self.log)
         except TimeoutError:
-            detail = await self._probe_detail()
-            raise _AttemptFailed(f"was not ready within {spec.start_timeout:g}s{detail}", "timeout") from None
+            raise await self._not_ready() from None
         self._set(S.READY, self.last_probe.detail)
 
     async def _early_exit(self, handle: ProcessHandle) -> None:
@@ -315,6 +313,11 @@ class Supervisor:
             self._set(S.READY, self.last_probe.detail)
             return
         raise _AttemptFailed(f"exited with code {exited.result()} before it was ready")
+
+    async def _not_ready(self) -> _AttemptFailed:
+        """The failure of an attempt that outlived start_timeout, with the last probe's answer."""
+        detail = await self._probe_detail()
+        return _AttemptFailed(f"was not ready within {self.spec.start_timeout:g}s{detail}", "timeout")
 
     async def _probe_detail(self) -> str:
         if self.spec.probe is None:
@@ -459,12 +462,9 @@ class Supervisor:
             self._set(S.STOPPED, "stopped before it was running" if handle is None else "stopped")
         run_id = self.ctx.environ.get("LAUNCHER_RUN")
         if sweep and run_id and handle is not None:
-            # Reading every process's environment: off the event loop.
-            escaped = await asyncio.to_thread(leftovers.sweep_marker, run_id, self.name)
-            if escaped:
-                self.ctx.sink.event(
-                    self.name, f"killed what had left its process group: {', '.join(escaped)}"
-                )
+            note = await leftovers.end_escaped(run_id, self.name)
+            if note:
+                self.ctx.sink.event(self.name, note)
         self._start_over.set()
         self._notify()  # waiters of reached() see _stopping now
 
