@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from launcher import leftovers, statefile
+from launcher import hosting, leftovers, statefile
 from launcher.clock import Clock, SystemClock
 from launcher.diagnostics import Diagnostic
 from launcher.errors import (
@@ -37,9 +38,10 @@ from launcher.errors import (
     StartFailed,
 )
 from launcher.history import History
+from launcher.hostlink import HostLink
 from launcher.output import ProgressRow, Sink
 from launcher.probes import Prober
-from launcher.process import ProcessHandle, Reaper, spawn
+from launcher.process import Handle, Reaper, spawn
 from launcher.readiness import wait_ready, watch_liveness
 from launcher.sockets import bind_port, port_holder, port_is_free
 from launcher.spec import Plan, ProcessSpec
@@ -88,6 +90,7 @@ class Orchestrator:
         self._sockets: list[socket.socket] = []
         self._prober: Prober | None = None
         self._reaper: Reaper | None = None
+        self._host: HostLink | None = None
         self._state_write: asyncio.TimerHandle | None = None
         self._progress = True
         self._start_clock = self.clock.now()
@@ -102,6 +105,8 @@ class Orchestrator:
         and the error of the first service that failed is raised.
         """
         self._claim_state()
+        if self.plan.mode_reason:
+            self.sink.event("launcher", self.plan.mode_reason)
         specs = self.plan.specs
         argv_fds = self._bind_ports(specs)
         self._prober = Prober()
@@ -123,7 +128,8 @@ class Orchestrator:
         )
         for spec in specs:
             argv, fds = argv_fds.get(spec.name, (None, ()))
-            self.supervisors[spec.name] = Supervisor(spec, context, argv=argv, pass_fds=fds)
+            ctx = self._context_of(spec, context)
+            self.supervisors[spec.name] = Supervisor(spec, ctx, argv=argv, pass_fds=fds)
         self._write_state()
         for spec in specs:
             dependencies = [
@@ -151,6 +157,21 @@ class Orchestrator:
             f"{ready}/{len(self.supervisors)} services ready in {self.clock.now() - self._start_clock:.2f}s",
         )
 
+    def _context_of(self, spec: ProcessSpec, context: Context) -> Context:
+        """Shared mode: the host is spawned with its control socket, and the hosted services
+        are started through it (they are no processes the reaper should know of)."""
+        if spec.kind == "host":
+            self._host = HostLink(self.spawner)
+            return dataclasses.replace(context, spawner=self._host.spawn_host)
+        if spec.host is not None and self._host is not None:
+            return dataclasses.replace(
+                context,
+                spawner=self._host.unit_spawner(spec.name, spec.start_timeout),
+                on_spawn=_ignore,
+                on_exit=_ignore,
+            )
+        return context
+
     def _start_error(self, supervisor: Supervisor) -> LauncherError:
         errors = {"spawn": SpawnError, "timeout": ReadinessTimeout}
         error = errors.get(supervisor.failure or "exit", StartFailed)
@@ -177,9 +198,9 @@ class Orchestrator:
         rewritten: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {}
         try:
             for spec in specs:
-                if spec.port is None or spec.kind == "external":
-                    continue
-                if spec.kind == "app":
+                if spec.port is None or spec.kind == "external" or spec.host is not None:
+                    continue  # a hosted app answers on the host's socket
+                if spec.kind in ("app", "host"):
                     try:
                         sock = bind_port(spec.port)
                     except OSError:
@@ -211,6 +232,8 @@ class Orchestrator:
     # -- events --------------------------------------------------------------------------
 
     def _changed(self, change: StateChange) -> None:
+        if change.service == hosting.HOST and self._host is not None and change.new in (S.FAILED, S.STOPPED):
+            self._host.host_ended()
         if self._progress:
             self.sink.progress(self._rows())
         else:
@@ -233,11 +256,11 @@ class Orchestrator:
             for s in self.supervisors.values()
         ]
 
-    def _spawned(self, name: str, handle: ProcessHandle) -> None:
+    def _spawned(self, name: str, handle: Handle) -> None:
         if self._reaper is not None:
             self._reaper.add(handle)
 
-    def _exited(self, name: str, handle: ProcessHandle) -> None:
+    def _exited(self, name: str, handle: Handle) -> None:
         if self._reaper is not None:
             self._reaper.remove(handle)
 
@@ -277,6 +300,8 @@ class Orchestrator:
         self.state = "stopped"
         self._cancel_state_write()
         self._close_sockets()
+        if self._host is not None:
+            await self._host.aclose()
         if self._prober is not None:
             await self._prober.__aexit__(None, None, None)
             self._prober = None
@@ -378,6 +403,10 @@ def _elapsed(supervisor: Supervisor, now: float) -> float:
     if supervisor.state is S.READY and ready is not None and ready >= started:
         return ready - started
     return now - started if supervisor.state.running else 0.0
+
+
+def _ignore(name: str, handle: Handle) -> None:
+    pass
 
 
 def _alive(pid: int, create_time: float) -> bool:

@@ -11,8 +11,9 @@ import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
-from launcher import graph
+from launcher import graph, hosting
 from launcher.checks import check_narrowing, check_selection, check_services
 from launcher.diagnostics import Diagnostic, Origin
 from launcher.errors import ConfigError
@@ -21,6 +22,8 @@ from launcher.loader import Loaded
 from launcher.model import Probe, Service
 from launcher.ports import PortRequest, assign_ports, never_taken
 from launcher.spec import BackoffSpec, Condition, DependencySpec, Plan, ProbeSpec, ProcessSpec
+
+Mode = Literal["multi", "shared"]
 
 LOCALHOST = "127.0.0.1"
 
@@ -35,11 +38,17 @@ def build_plan(
     *,
     services: Sequence[str] = (),
     no_deps: bool = False,
+    mode: Mode = "multi",
+    mode_reason: str = "",
     environ: Mapping[str, str] | None = None,
     python: str = sys.executable,
     is_taken: Callable[[int], bool] = never_taken,
 ) -> Plan:
-    """The plan for the selected services, in dependency order (multi-process mode)."""
+    """The plan for the selected services, in dependency order.
+
+    In shared mode (DESIGN.md 2) the hostable apps and tasks lose their processes to one host:
+    its spec comes first, the apps share its port, and their URLs carry their mount prefixes.
+    """
     config, layered = loaded.config, loaded.layered
     environ = {} if environ is None else environ
     problems = check_services(config, layered)
@@ -52,32 +61,60 @@ def build_plan(
         if n in selection
     }
     ordered = graph.order(edges)
+    hosted = [n for n in ordered if mode == "shared" and hosting.hostable(config.services[n])]
+    if hosted:
+        problems.extend(hosting.reserved_name(ordered, layered.origin))
+    apps = [n for n in hosted if config.services[n].kind == "app"]
 
     instances = [(name, i) for name in ordered for i in _replicas(config.services[name])]
-    requests = [
-        PortRequest(
-            _instance(name, i),
-            config.services[name].port or "auto",
-            layered.origin(("services", name, "port")),
-        )
-        for name, i in instances
-        if config.services[name].wants_port
-    ]
+    requests = []
+    for name, i in instances:
+        service = config.services[name]
+        origin = layered.origin(("services", name, "port"))
+        if name in apps:
+            # The host serves every app on one port: the first app's (fixed or automatic).
+            if name == apps[0]:
+                requests.append(PortRequest(hosting.HOST, service.port or "auto", origin))
+        elif service.wants_port:
+            requests.append(PortRequest(_instance(name, i), service.port or "auto", origin))
     settings = config.launcher
-    ports = assign_ports(requests, (settings.ports[0], settings.ports[1]), is_taken)
+    ports = hosting.hosted_ports(
+        assign_ports(requests, (settings.ports[0], settings.ports[1]), is_taken), apps
+    )
+    urls = {
+        name: f"http://{LOCALHOST}:{port}" + (_mount(config.services[name], name) if name in apps else "")
+        for name, port in ports.items()
+    }
 
-    stack_env = _stack_env(loaded, ordered, ports, environ, problems)
+    stack_env = _stack_env(loaded, ordered, ports, urls, environ, problems)
     specs = []
     for name, replica in instances:
-        spec = _spec(loaded, name, replica, ports, stack_env, environ, python, problems)
-        if spec is not None:
-            specs.append(spec)
+        spec = _spec(loaded, name, replica, ports, urls, stack_env, environ, python, problems)
+        if name in hosted:
+            spec = hosting.hosted(spec, keep_probe=config.services[name].probe is not None)
+        specs.append(spec)
+    if hosted:
+        specs.insert(
+            0,
+            hosting.host_spec(
+                [s for s in specs if s.host is not None],
+                root=loaded.root,
+                stack_env=stack_env,
+                python=python,
+                port=ports.get(hosting.HOST),
+                start_timeout=settings.start_timeout,
+                stop_timeout=settings.stop_timeout,
+                origin=layered.origin,
+                problems=problems,
+            ),
+        )
     if problems:
         raise ConfigError(problems)
     return Plan(
         stack=loaded.stack_name,
         profile=loaded.profile,
-        mode="multi",
+        mode="shared" if hosted else "multi",
+        mode_reason=mode_reason,
         root=loaded.root,
         config_path=loaded.path,
         specs=tuple(specs),
@@ -121,6 +158,7 @@ def _stack_env(
     loaded: Loaded,
     ordered: list[str],
     ports: Mapping[str, int],
+    urls: Mapping[str, str],
     environ: Mapping[str, str],
     problems: list[Diagnostic],
 ) -> dict[str, str]:
@@ -128,10 +166,11 @@ def _stack_env(
     injected = {"LAUNCHER_STACK": loaded.stack_name}
     for name in ordered:
         service = loaded.config.services[name]
-        port = ports.get(_instance(name, 1, service.replicas))
+        first = _instance(name, 1, service.replicas)
+        port = ports.get(first)
         if port is not None:
             injected[f"{env_name(name)}_PORT"] = str(port)
-            injected[f"{env_name(name)}_URL"] = f"http://{LOCALHOST}:{port}"
+            injected[f"{env_name(name)}_URL"] = urls[first]
     env = dict(loaded.dotenv)
     context = {**environ, **env, **injected}
     for key, value in loaded.config.env.items():
@@ -147,11 +186,12 @@ def _spec(
     name: str,
     replica: int,
     ports: Mapping[str, int],
+    urls: Mapping[str, str],
     stack_env: Mapping[str, str],
     environ: Mapping[str, str],
     python: str,
     problems: list[Diagnostic],
-) -> ProcessSpec | None:
+) -> ProcessSpec:
     config = loaded.config
     service = config.services[name]
     where = ("services", name)
@@ -189,7 +229,7 @@ def _spec(
             return []
 
     cwd = loaded.root / expand(service.cwd, ("cwd",)) if service.cwd else loaded.root
-    url = f"http://{LOCALHOST}:{port}" if port is not None else None
+    url = urls.get(instance)
     argv = _argv(service, port, python, expand, split)
     probe = _probe(service.probe, url, expand, split, ("probe",)) if service.probe else None
     if probe is None and not service.oneshot:
@@ -206,7 +246,7 @@ def _spec(
         replica=replica if service.replicas > 1 else None,
         port=port,
         url=url,
-        mount=service.mount or f"/{name}",
+        mount=_mount(service, name),
         import_path=service.app or service.task,
         probe=probe,
         liveness=_probe(service.liveness, url, expand, split, ("liveness",)) if service.liveness else None,
@@ -251,6 +291,10 @@ def _argv(service: Service, port: int | None, python: str, expand: Expand, split
     if service.task is not None:
         return (python, "-m", "launcher.runner", "--app-dir", ".", service.task)
     return ()
+
+
+def _mount(service: Service, name: str) -> str:
+    return service.mount or f"/{name}"
 
 
 def _probe(probe: Probe, url: str | None, expand: Expand, split: Split, key: tuple[str, ...]) -> ProbeSpec:

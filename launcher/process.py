@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
@@ -57,6 +58,27 @@ class _Protocol(asyncio.SubprocessProtocol):
         self.closed.set()
 
 
+class Handle(Protocol):
+    """What a supervisor runs: a child process, or (shared mode) a service inside the host."""
+
+    pid: int
+    pgid: int
+    create_time: float
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    async def wait_started(self) -> None: ...
+
+    async def stop(self, sig: int, timeout: float) -> int: ...
+
+    def kill(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 class ProcessHandle:
     """One running child: its own session and process group (pgid == pid)."""
 
@@ -80,6 +102,9 @@ class ProcessHandle:
         await self._protocol.exited.wait()
         code = self.returncode
         return code if code is not None else -1
+
+    async def wait_started(self) -> None:
+        """A process has started once it is spawned (the shared host's handles wait for more)."""
 
     async def stop(self, sig: int, timeout: float) -> int:
         """Signal the group; SIGKILL it after `timeout`; end what is left once the leader is gone."""
@@ -218,10 +243,10 @@ class Reaper:
         except OSError:  # the reaper is gone (someone killed it): nothing to tell any more
             self._closed = True
 
-    def add(self, handle: ProcessHandle) -> None:
+    def add(self, handle: Handle) -> None:
         self._send(f"add {handle.pgid}")
 
-    def remove(self, handle: ProcessHandle) -> None:
+    def remove(self, handle: Handle) -> None:
         self._send(f"del {handle.pgid}")
 
     async def aclose(self) -> None:

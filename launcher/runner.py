@@ -27,21 +27,27 @@ class LoadError(Exception):
     pass
 
 
-def load(path: str) -> TaskFunction:
+def resolve(path: str, what: str = "task") -> Any:
+    """The object `module:attr` names (the module imported); LoadError when there is none."""
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
-        raise LoadError(f"task {path!r} is not of the form 'module:attr'")
+        raise LoadError(f"{what} {path!r} is not of the form 'module:attr'")
     try:
         target: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            raise LoadError(f"task {path!r}: no module named {exc.name!r}") from None
+            raise LoadError(f"{what} {path!r}: no module named {exc.name!r}") from None
         raise
     for part in attribute.split("."):
         try:
             target = getattr(target, part)
         except AttributeError:
-            raise LoadError(f"task {path!r}: {module_name!r} has no attribute {attribute!r}") from None
+            raise LoadError(f"{what} {path!r}: {module_name!r} has no attribute {attribute!r}") from None
+    return target
+
+
+def load(path: str) -> TaskFunction:
+    target = resolve(path)
     if not inspect.iscoroutinefunction(target) or _required(target):
         raise LoadError(f"task {path!r} must be an async function taking no required arguments")
     function: TaskFunction = target

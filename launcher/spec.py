@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Kind = Literal["command", "app", "task", "external"]
+# "host": the shared-mode process that serves the stack's apps and runs its tasks.
+Kind = Literal["command", "app", "task", "external", "host"]
 Condition = Literal["started", "ready", "completed"]
 RestartPolicy = Literal["no", "on-failure", "always"]
 
@@ -80,6 +81,15 @@ class ProcessSpec:
     image: str | None = None
     description: str | None = None
     workers: int | None = None
+    # In shared mode, the name of the host process that runs this app or task (which then has
+    # no process and no argv of its own).
+    host: str | None = None
+
+    @property
+    def confirms_start(self) -> bool:
+        """The host says when this one has started (the host is serving, an app's lifespan
+        completed): it needs no first-second wait for an early exit."""
+        return self.kind == "host" or (self.host is not None and self.kind == "app")
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,7 @@ class Plan:
     stop_timeout: float = 10.0
     watch: bool = False
     api: str | None = None
+    mode_reason: str = ""
 
     def spec(self, name: str) -> ProcessSpec:
         for spec in self.specs:

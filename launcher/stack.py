@@ -25,9 +25,10 @@ from launcher.errors import LauncherError, ReadinessTimeout, StartFailed
 from launcher.loader import Loaded
 from launcher.loader import load as load_config
 from launcher.loopthread import LoopThread
+from launcher.modes import decide_mode
 from launcher.orchestrator import Orchestrator
 from launcher.output import Sink, make_sink
-from launcher.plan import build_plan
+from launcher.plan import Mode, build_plan
 from launcher.sockets import port_is_free
 from launcher.spec import Plan
 
@@ -68,11 +69,19 @@ class Stack:
         return self.loaded.stack_name
 
     def plan(self) -> Plan:
-        """The plan a start would run now (ports chosen against the machine as it is)."""
+        """The plan a start would run now (ports chosen against the machine as it is).
+
+        `mode = "auto"` decides as the CLI does, with `output` as the terminal: a stack whose
+        output goes nowhere (a test's) runs multi unless asked for shared.
+        """
+        terminal = self.output is not None and self.output.isatty()
+        choice = decide_mode(self.loaded.config.launcher.mode, self.environ, terminal)
         return build_plan(
             self.loaded,
             services=self.services,
             no_deps=self.no_deps,
+            mode=choice.mode,
+            mode_reason=choice.reason,
             environ=self.environ,
             is_taken=lambda port: not port_is_free(port),
         )
@@ -311,8 +320,10 @@ def load(
     )
     stack = Stack(loaded, services=services or (), environ=environ, output=output)
     # The cross-service rules (dependencies, cycles, interpolation) are checked by planning;
-    # plan once now so that every configuration problem is raised here, as `check` reports it.
-    build_plan(loaded, services=stack.services, environ=stack.environ)
+    # plan once now so that every configuration problem is raised here, as `check` reports it
+    # (a stack that may run shared is held to shared mode's stricter rules).
+    strictest: Mode = "multi" if loaded.config.launcher.mode == "multi" else "shared"
+    build_plan(loaded, services=stack.services, mode=strictest, environ=stack.environ)
     return stack
 
 

@@ -28,7 +28,7 @@ from launcher.history import History
 from launcher.output import Sink
 from launcher.policy import RestartBudget, after_exit
 from launcher.probes import LogWatch, ProbeResult
-from launcher.process import ProcessHandle
+from launcher.process import Handle
 from launcher.sockets import port_holder, port_is_free
 from launcher.spec import Condition, ProbeSpec, ProcessSpec
 from launcher.state import ServiceState, StateChange, check_transition
@@ -47,7 +47,7 @@ class Spawner(Protocol):
         env: Mapping[str, str],
         on_output: Callable[[str, list[str]], None],
         pass_fds: Sequence[int] = (),
-    ) -> Awaitable[ProcessHandle]: ...
+    ) -> Awaitable[Handle]: ...
 
 
 class ProberLike(Protocol):
@@ -67,8 +67,8 @@ class Context:
     clock: Clock
     environ: Mapping[str, str]
     on_change: Callable[[StateChange], None]
-    on_spawn: Callable[[str, ProcessHandle], None]
-    on_exit: Callable[[str, ProcessHandle], None]
+    on_spawn: Callable[[str, Handle], None]
+    on_exit: Callable[[str, Handle], None]
 
 
 Failure = Literal["spawn", "timeout", "exit"]
@@ -98,7 +98,7 @@ class Supervisor:
         self.pass_fds = tuple(pass_fds)
         self.state = S.PENDING
         self.reason = ""
-        self.handle: ProcessHandle | None = None
+        self.handle: Handle | None = None
         self.log = LogWatch()
         self.restarts = 0
         self.exit_code: int | None = None
@@ -247,6 +247,8 @@ class Supervisor:
             raise _AttemptFailed(str(getattr(exc, "reason", exc)), "spawn") from None
         try:
             async with asyncio.timeout(spec.start_timeout):
+                if spec.host is not None or spec.kind == "host":
+                    await self._confirmed(handle)
                 if spec.oneshot:
                     code = await handle.wait()
                     if code not in spec.success_codes:
@@ -255,7 +257,8 @@ class Supervisor:
                     self._set(S.COMPLETED, f"exited with code {code}")
                 elif spec.probe is None:
                     self._set(S.READY, "started (no probe)")
-                    await self._early_exit(handle)
+                    if not spec.confirms_start:
+                        await self._early_exit(handle)
                 else:
                     await self._until_ready(handle, spec.probe)
         except TimeoutError:
@@ -284,7 +287,13 @@ class Supervisor:
             raise await self._not_ready() from None
         self._set(S.READY, self.last_probe.detail)
 
-    async def _early_exit(self, handle: ProcessHandle) -> None:
+    async def _confirmed(self, handle: Handle) -> None:
+        """In shared mode: wait for the host to say that it serves, or that this service started."""
+        await handle.wait_started()
+        if handle.returncode is not None:
+            raise _AttemptFailed(f"exited with code {handle.returncode} before it started")
+
+    async def _early_exit(self, handle: Handle) -> None:
         exited = asyncio.ensure_future(handle.wait())
         grace = asyncio.ensure_future(self.ctx.clock.sleep(EARLY_EXIT))
         try:
@@ -299,7 +308,7 @@ class Supervisor:
         hint = "; is it daemonizing? run it in the foreground" if code == 0 else ""
         raise _AttemptFailed(f"exited with code {code} within its first second{hint}")
 
-    async def _until_ready(self, handle: ProcessHandle, probe: ProbeSpec) -> None:
+    async def _until_ready(self, handle: Handle, probe: ProbeSpec) -> None:
         exited = asyncio.ensure_future(handle.wait())
         ready = asyncio.ensure_future(self.ctx.wait_ready(self.ctx.prober, probe, log=self.log))
         try:
@@ -327,7 +336,7 @@ class Supervisor:
             return f" (last probe: {self.last_probe.detail})"
         return ""
 
-    async def _spawn(self) -> ProcessHandle:
+    async def _spawn(self) -> Handle:
         env = dict(self.ctx.environ)
         env.update(self.spec.env)
 
@@ -345,13 +354,13 @@ class Supervisor:
         self.ctx.on_spawn(self.name, handle)
         return handle
 
-    async def _end_attempt(self, handle: ProcessHandle) -> None:
+    async def _end_attempt(self, handle: Handle) -> None:
         """Stop what is left of a failed attempt and record how it ended."""
         if handle.returncode is None:
             await handle.stop(_signal(self.spec.stop_signal), self.spec.stop_timeout)
         await self._closed(handle)
 
-    async def _closed(self, handle: ProcessHandle) -> None:
+    async def _closed(self, handle: Handle) -> None:
         await handle.aclose()
         self.exit_code = handle.returncode
         self.ctx.on_exit(self.name, handle)
@@ -393,7 +402,7 @@ class Supervisor:
             if not await self._start():
                 return
 
-    async def _watch(self, handle: ProcessHandle) -> tuple[int, bool]:
+    async def _watch(self, handle: Handle) -> tuple[int, bool]:
         """Wait for the process to exit; with a liveness probe, also for it to turn unhealthy.
 
         Returns the exit code and whether the launcher stopped it for being unhealthy.
@@ -452,7 +461,7 @@ class Supervisor:
         if handle is not None and handle.returncode is None:
             # After kill(), a process spawned in the meantime gets no grace either.
             sig, grace = ("SIGKILL", 0.0) if self._killed else (self.spec.stop_signal, self.spec.stop_timeout)
-            self._set(S.STOPPING, f"sending {sig}")
+            self._set(S.STOPPING, self._stopping_how(sig))
             await handle.stop(_signal(sig), grace)
             await self._closed(handle)
             self._set(S.STOPPED, f"exit code {handle.returncode}")
@@ -467,6 +476,13 @@ class Supervisor:
                 self.ctx.sink.event(self.name, note)
         self._start_over.set()
         self._notify()  # waiters of reached() see _stopping now
+
+    def _stopping_how(self, sig: str) -> str:
+        if self.spec.host is not None and not self._killed:
+            return "stopping it inside the shared host"
+        if self.spec.kind == "host" and not self._killed:
+            return f"asking it to shut down ({sig} after {self.spec.stop_timeout:g}s)"
+        return f"sending {sig}"
 
     def prepare_stop(self) -> None:
         """The stack is stopping: from now on no restart and no start retry (stop() comes later,

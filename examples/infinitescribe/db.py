@@ -7,8 +7,13 @@ import sqlite3
 from pathlib import Path
 
 
+# Relative paths are taken from examples/, whatever the working directory: in shared mode the
+# gateway runs inside the launcher's host process, which runs in the project's directory.
+EXAMPLES = Path(__file__).resolve().parent.parent
+
+
 def path() -> Path:
-    return Path(os.environ.get("DEMO_DB", "../.launcher/demo.sqlite3"))
+    return EXAMPLES / os.environ.get("DEMO_DB", "../.launcher/demo.sqlite3")
 
 
 def connect() -> sqlite3.Connection:

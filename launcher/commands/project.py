@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from launcher.loader import Loaded, load
+from launcher.modes import decide_mode
 from launcher.plan import build_plan
 from launcher.spec import Plan
 
@@ -38,10 +40,13 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
     if args.mode:
         overrides["launcher"] = {"mode": args.mode}
     loaded = load_args(args, profile, overrides)
+    choice = decide_mode(loaded.config.launcher.mode, os.environ, sys.stdout.isatty())
     plan = build_plan(
         loaded,
         services=words,
         no_deps=args.no_deps,
+        mode=choice.mode,
+        mode_reason=choice.reason,
         environ=os.environ,
         is_taken=lambda port: not port_is_free(port),
     )
@@ -49,5 +54,10 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
 
 
 def plan_args(args: argparse.Namespace, profile: str | None = None) -> tuple[Loaded, Plan]:
+    """The multi-process plan; a stack that may run shared (mode auto or shared) must also
+    plan in shared mode, whose rules are stricter (LCH-1029)."""
     loaded = load_args(args, profile)
-    return loaded, build_plan(loaded, environ=os.environ)
+    plan = build_plan(loaded, environ=os.environ)
+    if loaded.config.launcher.mode != "multi":
+        build_plan(loaded, environ=os.environ, mode="shared")
+    return loaded, plan

@@ -15,8 +15,7 @@ Handler = Callable[[aiohttp.ClientSession, str, dict[str, Any]], Awaitable[None]
 async def work(role: str, handle: Handler) -> None:
     gateway = os.environ["GATEWAY_URL"]
     interval = float(os.environ.get("AGENT_INTERVAL", "1"))
-    name = os.environ.get("AGENT_NAME", role)
-    print(f"{name}: working for {gateway}", flush=True)
+    print(f"{role}: working for {gateway}", flush=True)
     # trust_env=False: the gateway is local; a proxy from the environment must not apply.
     async with aiohttp.ClientSession(trust_env=False) as session:
         try:
@@ -28,4 +27,4 @@ async def work(role: str, handle: Handler) -> None:
                 else:
                     await asyncio.sleep(interval)
         finally:
-            print(f"{name}: stopping", flush=True)
+            print(f"{role}: stopping", flush=True)

@@ -22,7 +22,9 @@ async def run() -> None:
     async with aiohttp.ClientSession(trust_env=False) as session:
         gateway = os.environ["GATEWAY_URL"]
         async with session.get(f"{gateway}/jobs") as response:
-            if not await response.json():
-                await session.post(f"{gateway}/jobs", json={"title": "The first chapter"})
-                print("writer: the gateway had no jobs; created one", flush=True)
+            empty = not await response.json()
+        if empty:
+            async with session.post(f"{gateway}/jobs", json={"title": "The first chapter"}) as created:
+                created.raise_for_status()
+            print("writer: the gateway had no jobs; created one", flush=True)
     await work("writer", draft)
