@@ -111,7 +111,9 @@ class HostLink:
         # The host is gone: so is every service it ran.
         code = await process.wait()
         self._alive.clear()
-        self._writer = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         for unit in self._units.values():
             unit.exited(code)
 

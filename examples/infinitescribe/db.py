@@ -6,7 +6,6 @@ import os
 import sqlite3
 from pathlib import Path
 
-
 # Relative paths are taken from examples/, whatever the working directory: in shared mode the
 # gateway runs inside the launcher's host process, which runs in the project's directory.
 EXAMPLES = Path(__file__).resolve().parent.parent

@@ -17,5 +17,5 @@ def main(args: argparse.Namespace) -> int:
     for factor in choice.factors:
         print(f"  - {factor}")
     if choice.mode == "shared":
-        print("  note: this version runs every stack in multi mode; shared mode is not built yet")
+        print("  shared: the apps and tasks run in one host process; commands and externals as their own")
     return 0

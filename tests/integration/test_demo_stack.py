@@ -28,7 +28,8 @@ sys.exit(3)
 """
 
 
-def test_run_full_serves_the_demo_and_the_agents_do_their_work(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["multi", "shared"])
+def test_run_full_serves_the_demo_and_the_agents_do_their_work(mode: str, tmp_path: Path) -> None:
     project = tmp_path / "repo"
     project.mkdir()
     for name in ("launcher.toml", "profiles", "examples"):
@@ -38,7 +39,7 @@ def test_run_full_serves_the_demo_and_the_agents_do_their_work(tmp_path: Path) -
         else:
             shutil.copy(source, project / name)
     result = subprocess.run(
-        [sys.executable, "-m", "launcher", "run", "full", "--", sys.executable, "-c", CHECK],
+        [sys.executable, "-m", "launcher", "run", "full", "--mode", mode, "--", sys.executable, "-c", CHECK],
         cwd=project,
         capture_output=True,
         text=True,
@@ -48,9 +49,19 @@ def test_run_full_serves_the_demo_and_the_agents_do_their_work(tmp_path: Path) -
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "chapter: The first chapter" in result.stdout
-    assert "4/4 services ready" in result.stdout
+    assert f"mode {mode}: set in the configuration or with --mode" in result.stdout
+    # Shared mode adds the host process; every service still reports (and prints) as itself.
+    assert ("5/5" if mode == "shared" else "4/4") + " services ready" in result.stdout
     assert "reviewer: approved job 1" in result.stdout
+    assert any(line.startswith("reviewer_agent") for line in _untimed(result.stdout))
+    if mode == "shared":
+        assert "api_gateway    | INFO:     gateway: database closed" in result.stdout
     # Torn down in reverse order: the agents before the gateway.
     lines = result.stdout.splitlines()
     gateway_stop = next(i for i, line in enumerate(lines) if "[api_gateway] ready -> stopping" in line)
     assert all(i < gateway_stop for i, line in enumerate(lines) if "_agent] stopping -> stopped" in line)
+
+
+def _untimed(stdout: str) -> list[str]:
+    """The lines without their `HH:MM:SS ` time."""
+    return [line[9:] for line in stdout.splitlines()]
