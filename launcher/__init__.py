@@ -37,6 +37,8 @@ _LAZY = {
     "DependencyFailed": "launcher.errors",
     "SpawnError": "launcher.errors",
     "StackAlreadyRunning": "launcher.errors",
+    "ready": "launcher.taskready",
+    "reports_ready": "launcher.taskready",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
     from launcher.stack import ServiceStatus as ServiceStatus
     from launcher.stack import Stack as Stack
     from launcher.stack import load as load
+    from launcher.taskready import ready as ready
+    from launcher.taskready import reports_ready as reports_ready
 
 
 def __getattr__(name: str) -> Any:

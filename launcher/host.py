@@ -9,7 +9,9 @@ socket named by LAUNCHER_CONTROL_FD, one JSON line per command:
                        {"op": "stop", "unit": NAME}
                        {"op": "shutdown"}                  (also: the socket closed)
     host -> launcher   {"event": "serving"}                (the server is up)
-                       {"event": "started", "unit": NAME}  (lifespan done / task running)
+                       {"event": "started", "unit": NAME}  (lifespan done / task running, or
+                                                            for one marked reports_ready, once
+                                                            it called launcher.ready())
                        {"event": "exited", "unit": NAME, "code": N}
 
 Exit codes of a hosted service, as its own process would have had them: 0 it returned or was
@@ -32,13 +34,10 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from launcher import hostio, runner
-from launcher.hosting import Unit, decode_units
+from launcher import hostio, runner, taskready
+from launcher.hosting import REQUEST_GRACE, Unit, decode_units
 from launcher.router import Lifespan, LifespanFailed, Mount, Router
 
-# Once every hosted service has stopped, requests still open (a stream nobody closed) get this
-# long before the server cancels them.
-GRACE = 1
 Report = Callable[[dict[str, Any]], None]
 
 
@@ -51,11 +50,13 @@ class Hosted:
         self.report = report
         self.context = contextvars.copy_context()
         self.context.run(hostio.current.set, unit.name)
+        self.context.run(taskready.notifier.set, self._ready)
         self.target: Any = None
         self.mount: Mount | None = None
         self.lifespan: Lifespan | None = None
         self.task: asyncio.Task[Any] | None = None
         self.running = False
+        self._awaiting_ready = False  # a task marked reports_ready that has not called ready()
         self._op: asyncio.Task[None] | None = None
 
     @property
@@ -148,12 +149,21 @@ class Hosted:
         self.task = task
         self.running = True
         task.add_done_callback(self._task_ended)
-        self.report({"event": "started", "unit": self.unit.name})
+        self._awaiting_ready = taskready.reports(self.target)
+        if not self._awaiting_ready:
+            self.report({"event": "started", "unit": self.unit.name})
+
+    def _ready(self) -> None:
+        """`launcher.ready()`, called by this task."""
+        if self._awaiting_ready and self.task is not None:
+            self._awaiting_ready = False
+            self.report({"event": "started", "unit": self.unit.name})
 
     def _task_ended(self, task: asyncio.Task[Any]) -> None:
         if task is not self.task:
             return
         self.task = None
+        self._awaiting_ready = False
         if task.cancelled():
             self._exited(0)
             return
@@ -205,7 +215,7 @@ class _Server:
         up = asyncio.Event()
         self.up = up
         where: dict[str, Any] = {"fd": fd} if fd is not None else {"host": "127.0.0.1", "port": port}
-        config = uvicorn.Config(router, lifespan="off", timeout_graceful_shutdown=GRACE, **where)
+        config = uvicorn.Config(router, lifespan="off", timeout_graceful_shutdown=REQUEST_GRACE, **where)
         self.server = Server(config)
         self.task: asyncio.Task[None] = asyncio.ensure_future(self.server.serve())
 

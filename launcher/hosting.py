@@ -22,6 +22,9 @@ from launcher.model import Service
 from launcher.spec import DependencySpec, ProcessSpec
 
 HOST = "shared-host"
+# When an app's server stops, requests still open (a stream nobody closes) get this long before
+# they are cancelled, in both modes, so that shutdown is bounded and lifespans still run.
+REQUEST_GRACE = 1
 # The host's values win over the hosted services' own: they describe the one process.
 HOST_VARIABLES = ("PORT", "LAUNCHER_SERVICE")
 Where = Callable[[tuple[str, ...]], Origin | None]  # the file and line of a configuration key

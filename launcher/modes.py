@@ -19,11 +19,12 @@ CI_VARIABLES = (
     "TF_BUILD",
     "TEAMCITY_VERSION",
 )
+Mode = Literal["multi", "shared"]
 
 
 @dataclass(frozen=True)
 class ModeChoice:
-    mode: Literal["multi", "shared"]
+    mode: Mode
     reason: str
     factors: tuple[str, ...]
 

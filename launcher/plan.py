@@ -11,7 +11,6 @@ import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
 from launcher import graph, hosting
 from launcher.checks import check_narrowing, check_selection, check_services
@@ -20,10 +19,9 @@ from launcher.errors import ConfigError
 from launcher.interpolation import InterpolationError, interpolate, split_words
 from launcher.loader import Loaded
 from launcher.model import Probe, Service
+from launcher.modes import Mode
 from launcher.ports import PortRequest, assign_ports, never_taken
 from launcher.spec import BackoffSpec, Condition, DependencySpec, Plan, ProbeSpec, ProcessSpec
-
-Mode = Literal["multi", "shared"]
 
 LOCALHOST = "127.0.0.1"
 
@@ -285,6 +283,7 @@ def _argv(service: Service, port: int | None, python: str, expand: Expand, split
         return tuple(expand(w, ("command",)) for w in words)
     if service.app is not None:
         argv = [python, "-m", "uvicorn", "--app-dir", ".", "--host", LOCALHOST, "--port", str(port)]
+        argv += ["--timeout-graceful-shutdown", str(hosting.REQUEST_GRACE)]
         if service.workers:
             argv += ["--workers", str(service.workers)]
         return (*argv, service.app)

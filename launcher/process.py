@@ -200,6 +200,41 @@ async def _discard(creating: asyncio.Future[tuple[asyncio.SubprocessTransport, _
     await handle.aclose()
 
 
+class ReadyPipe:
+    """The pipe on which a multi-mode task's runner says that the task is ready
+    (launcher/taskready.py): the runner gets its write end, the launcher reads the other."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_inheritable(self.write_fd, True)
+
+    def spawned(self) -> None:
+        """The child has its copy of the write end (or never will): close ours, so that the
+        read end sees EOF once the child's copy is closed too."""
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    async def said_ready(self) -> bool:
+        """True once the runner said so; False at EOF (it exited first, or does not speak)."""
+        self.spawned()
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        pipe = os.fdopen(self.read_fd, "rb", buffering=0)
+        self.read_fd = -1
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        try:
+            return bool(await reader.readline())
+        finally:
+            transport.close()
+
+    def close(self) -> None:
+        self.spawned()
+        if self.read_fd >= 0:
+            os.close(self.read_fd)
+            self.read_fd = -1
+
+
 class Reaper:
     """The launcher's side of `launcher.reaper`: register groups; a clean close kills nothing."""
 

@@ -2,7 +2,8 @@
 
 It imports the module (DIR first on sys.path), checks that the attribute is an `async def`
 taking no required arguments, and runs it. SIGTERM or SIGINT cancels the task and lets its
-cleanup (`finally`, `async with`) run before the process exits.
+cleanup (`finally`, `async with`) run before the process exits. It tells the launcher when the
+task is ready (launcher/taskready.py): once it started, or when it calls `launcher.ready()`.
 
 Exit codes: 0 when the task returned or was stopped by a signal; 1 when it raised; 2 when it
 could not be loaded (bad path, import error, wrong shape).
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import inspect
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from launcher import taskready
 
 TaskFunction = Callable[[], Coroutine[Any, Any, Any]]
 
@@ -62,7 +67,12 @@ def _required(function: Callable[..., Any]) -> bool:
 async def run(function: TaskFunction) -> bool:
     """Run the task; True if a signal stopped it."""
     loop = asyncio.get_running_loop()
+    pipe = os.environ.pop(taskready.READY_FD, None)  # not for the task's own children
+    notify = _ReadyPipe(int(pipe)) if pipe else None
+    taskready.notifier.set(notify)
     task = asyncio.ensure_future(function())
+    if notify is not None and not taskready.reports(function):
+        notify()
     stopped = False
 
     def stop() -> None:
@@ -78,6 +88,21 @@ async def run(function: TaskFunction) -> bool:
         if not stopped:
             raise
     return stopped
+
+
+class _ReadyPipe:
+    """The launcher's end of `launcher.ready()`: one line on the pipe it passed, then closed."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __call__(self) -> None:
+        if self.fd < 0:
+            return
+        fd, self.fd = self.fd, -1
+        with contextlib.suppress(OSError):  # the launcher stopped listening: nothing to tell
+            os.write(fd, b"ready\n")
+        os.close(fd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,10 +25,10 @@ from launcher.errors import LauncherError, ReadinessTimeout, StartFailed
 from launcher.loader import Loaded
 from launcher.loader import load as load_config
 from launcher.loopthread import LoopThread
-from launcher.modes import decide_mode
+from launcher.modes import Mode, decide_mode
 from launcher.orchestrator import Orchestrator
 from launcher.output import Sink, make_sink
-from launcher.plan import Mode, build_plan
+from launcher.plan import build_plan
 from launcher.sockets import port_is_free
 from launcher.spec import Plan
 

@@ -21,14 +21,14 @@ from typing import Any, Literal, Protocol
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential
 
-from launcher import leftovers
+from launcher import leftovers, taskready
 from launcher.clock import Clock
 from launcher.errors import LauncherError
 from launcher.history import History
 from launcher.output import Sink
 from launcher.policy import RestartBudget, after_exit
 from launcher.probes import LogWatch, ProbeResult
-from launcher.process import Handle
+from launcher.process import Handle, ReadyPipe
 from launcher.sockets import port_holder, port_is_free
 from launcher.spec import Condition, ProbeSpec, ProcessSpec
 from launcher.state import ServiceState, StateChange, check_transition
@@ -241,14 +241,20 @@ class Supervisor:
             await self._probe_external(spec)
             return
         await self._check_port(spec)
+        # A task's runner says when the task is ready (at once, or when it calls ready()).
+        pipe = ReadyPipe() if spec.kind == "task" and spec.host is None else None
         try:
-            handle = await self._spawn()
+            handle = await self._spawn(pipe)
         except LauncherError as exc:
+            if pipe is not None:
+                pipe.close()
             raise _AttemptFailed(str(getattr(exc, "reason", exc)), "spawn") from None
         try:
             async with asyncio.timeout(spec.start_timeout):
                 if spec.host is not None or spec.kind == "host":
                     await self._confirmed(handle)
+                elif pipe is not None:
+                    await pipe.said_ready()  # EOF too: an early exit is seen below
                 if spec.oneshot:
                     code = await handle.wait()
                     if code not in spec.success_codes:
@@ -267,6 +273,9 @@ class Supervisor:
         except _AttemptFailed:
             await self._end_attempt(handle)
             raise
+        finally:
+            if pipe is not None:
+                pipe.close()
 
     async def _check_port(self, spec: ProcessSpec) -> None:
         """Refuse to spawn a command whose port another program took since the stack was planned:
@@ -336,18 +345,26 @@ class Supervisor:
             return f" (last probe: {self.last_probe.detail})"
         return ""
 
-    async def _spawn(self) -> Handle:
+    async def _spawn(self, pipe: ReadyPipe | None = None) -> Handle:
         env = dict(self.ctx.environ)
         env.update(self.spec.env)
+        fds = self.pass_fds
+        if pipe is not None:
+            env[taskready.READY_FD] = str(pipe.write_fd)
+            fds = (*fds, pipe.write_fd)
 
         def on_output(stream: str, lines: list[str]) -> None:
             self.ctx.sink.lines(self.name, stream, lines)
             self.ctx.history.extend(self.name, lines)
             self.log.feed_many(lines)
 
-        handle = await self.ctx.spawner(
-            self.argv, cwd=self.spec.cwd, env=env, on_output=on_output, pass_fds=self.pass_fds
-        )
+        try:
+            handle = await self.ctx.spawner(
+                self.argv, cwd=self.spec.cwd, env=env, on_output=on_output, pass_fds=fds
+            )
+        finally:
+            if pipe is not None:
+                pipe.spawned()
         self.handle = handle
         self.started_at = time.time()
         self.exit_code = None

@@ -4,7 +4,14 @@ restart by their policy, and a failing lifespan fails its service with its trace
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -13,6 +20,7 @@ from helpers import PROGRAMS, ProjectFactory, free_port_block, wait_until
 
 import launcher
 from launcher.errors import StartFailed
+from launcher.modes import CI_VARIABLES
 
 pytestmark = pytest.mark.integration
 PORTS = free_port_block(20)
@@ -146,3 +154,137 @@ env = {{ ROLE = "two" }}
     launcher.load(root / "launcher.toml", mode="multi")
     with pytest.raises(launcher.ConfigError, match="LCH-1029"):
         launcher.load(root / "launcher.toml", mode="shared")
+
+
+def ready_calls(events: Path, start_timeout: float = 30) -> str:
+    return f"""
+[env]
+EVENTS = "{events}"
+
+[services.connector]
+task = "hosted.services:connector"
+cwd = "{PROGRAMS}"
+start_timeout = {start_timeout}
+
+[services.after_connector]
+task = "hosted.services:after_connector"
+cwd = "{PROGRAMS}"
+depends_on = {{ connector = "ready" }}
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_task_marked_reports_ready_is_ready_when_it_calls_ready(mode: str, project: ProjectFactory) -> None:
+    root = project(None)
+    events = root / "events.txt"
+    (root / "launcher.toml").write_text(ready_calls(events))
+    with launcher.load(root / "launcher.toml", mode=mode).start(timeout=60) as running:
+        wait_until(lambda: "after_connector.started" in dict(lines(events)), timeout=20)
+        assert {s.name: s.state for s in running.status()}["connector"] == "ready"
+    words = [w for w, _ in lines(events)]
+    assert words.index("connector.ready") < words.index("after_connector.started")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_task_that_never_calls_ready_fails_at_its_start_timeout(mode: str, project: ProjectFactory) -> None:
+    root = project(
+        f"""
+[services.never_ready]
+task = "hosted.services:never_ready"
+cwd = "{PROGRAMS}"
+start_timeout = 1.5
+start_retries = 0
+"""
+    )
+    stack = launcher.load(root / "launcher.toml", mode=mode)
+    with pytest.raises(StartFailed) as failure, stack.start(timeout=60):
+        pass
+    assert failure.value.service == "never_ready"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_open_stream_does_not_hold_up_the_stop(mode: str, project: ProjectFactory) -> None:
+    config, events = make(project)
+    with launcher.load(config, mode=mode).start(timeout=60) as running:
+        stream = urllib.request.urlopen(running.url("alpha") + "/stream", timeout=10)
+        assert stream.read(5) == b"tick\n"
+        stopping = time.monotonic()  # leaving the block stops the stack
+    took = time.monotonic() - stopping
+    stream.close()
+    # The server cancels the stream after its grace (not SIGKILL at stop_timeout = 5 s), so
+    # the app's lifespan shutdown still runs.
+    assert took < 5
+    assert "alpha.shutdown" in [w for w, _ in lines(events)]
+
+
+def caught_signals(pid: int) -> set[int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return {n for n in range(1, 65) if mask & (1 << (n - 1))}
+
+
+def test_the_host_installs_no_signal_handlers(project: ProjectFactory) -> None:
+    config, _ = make(project)
+    with launcher.load(config, mode="shared").start(timeout=60) as running:
+        host = {s.name: s.pid for s in running.status()}["alpha"]
+        assert host is not None
+        caught = caught_signals(host)
+    # uvicorn would catch SIGTERM (and take SIGINT over); Python itself catches SIGINT only.
+    assert signal.SIGTERM not in caught
+    assert caught <= {signal.SIGINT}
+
+
+def one_task(root: Path) -> Path:
+    """A project of one task (the worker), writing its events into `root`."""
+    (root / "launcher.toml").write_text(
+        f"""
+[env]
+EVENTS = "{root / "events.txt"}"
+
+[services.worker]
+task = "hosted.services:worker"
+cwd = "{PROGRAMS}"
+"""
+    )
+    return root
+
+
+def run_auto(root: Path, environ: dict[str, str], *, terminal: bool) -> str:
+    """`launcher run --mode auto -- true` in `root`, its stdout a pipe or a terminal."""
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES} | environ | {"NO_COLOR": "1"}
+    argv = [sys.executable, "-m", "launcher", "run", "--mode", "auto", "--", "true"]
+    if not terminal:
+        done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+    leader, follower = pty.openpty()
+    try:
+        child = subprocess.Popen(argv, cwd=root, env=env, stdout=follower, stderr=follower)
+        os.close(follower)
+        output = bytearray()
+        with contextlib.suppress(OSError):  # EIO once the child closed the terminal
+            while chunk := os.read(leader, 65536):
+                output += chunk
+        assert child.wait(timeout=60) == 0, output.decode()
+    finally:
+        os.close(leader)
+    return output.decode()
+
+
+@pytest.mark.parametrize(
+    ("environ", "terminal", "expected"),
+    [
+        ({}, True, "mode shared: an interactive developer machine"),
+        ({}, False, "mode multi: stdout is not a terminal"),
+        ({"CI": "true"}, True, "mode multi: running in CI (CI is set)"),
+    ],
+)
+def test_mode_auto_prints_its_choice_and_reason_in_one_line(
+    environ: dict[str, str], terminal: bool, expected: str, project: ProjectFactory
+) -> None:
+    root = one_task(project(None))
+    output = run_auto(root, environ, terminal=terminal)
+    choices = [line for line in output.splitlines() if "mode multi:" in line or "mode shared:" in line]
+    assert len(choices) == 1, output
+    assert expected in choices[0]
+    assert ("shared-host" in output) == expected.startswith("mode shared")

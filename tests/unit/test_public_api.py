@@ -28,6 +28,8 @@ def test_all_is_pinned() -> None:
         "StackAlreadyRunning",
         "StartFailed",
         "load",
+        "ready",
+        "reports_ready",
     ]
 
 
