@@ -18,6 +18,11 @@ def bind_port(port: int, host: str = LOCALHOST) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # uvicorn's --fd wraps an inherited socket as AF_UNIX, so asyncio never sets
+        # TCP_NODELAY on its connections; set on the listener, Linux gives it to each accepted
+        # one. Without it a keep-alive response written in two pieces waits ~40 ms for the
+        # client's delayed ACK (Nagle).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(2048)
         sock.set_inheritable(True)
