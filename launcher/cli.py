@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 # command -> (module under launcher.commands, one-line help)
 COMMANDS = {
     "run": ("run", "run the stack in the foreground; with `-- CMD`, run CMD against it"),
+    "up": ("up", "start the stack; with -d in the background (--wait: until it is ready)"),
+    "down": ("down", "stop the running stack; return once everything is gone"),
+    "status": ("status", "show the running stack and the state of each service"),
+    "logs": ("logs", "print the last lines of a service (or of all); -f follows"),
+    "start": ("service", "start a service of the running stack"),
+    "stop": ("service", "stop a service of the running stack"),
+    "restart": ("service", "restart a service of the running stack"),
     "check": ("check", "validate the configuration; exit 0, or 2 listing every problem"),
     "config": ("config", "print the merged configuration"),
     "graph": ("graph", "print the dependency graph"),
@@ -30,12 +37,13 @@ COMMANDS = {
 }
 
 
-def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+def _common(parser: argparse.ArgumentParser, *, top: bool, short_file: bool = True) -> None:
     import argparse
 
     # Accepted before and after the subcommand; SUPPRESS keeps a value given before it.
     default = None if top else argparse.SUPPRESS
-    parser.add_argument("-f", "--file", metavar="FILE", default=default, help="configuration file")
+    flags = ("-f", "--file") if short_file else ("--file",)
+    parser.add_argument(*flags, metavar="FILE", default=default, help="configuration file")
     parser.add_argument("--log-format", choices=["text", "json"], default=default, help="output format")
     parser.add_argument(
         "--no-color",
@@ -72,7 +80,8 @@ def command_parser(name: str) -> argparse.ArgumentParser:
 
     text = COMMANDS[name][1]
     parser = argparse.ArgumentParser(prog=f"launcher {name}", description=text)
-    _common(parser, top=False)
+    # `logs -f` follows (as tail's and docker's): there `-f FILE` goes before the command.
+    _common(parser, top=False, short_file=name != "logs")
     if name in _OPTIONS:
         _OPTIONS[name](parser)
     return parser
@@ -86,11 +95,24 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _run_options(command: argparse.ArgumentParser) -> None:
+    import argparse
+
     command.add_argument("words", nargs="*", metavar="PROFILE|SERVICE", help="a profile, then services")
     command.add_argument("-p", "--profile", help="the profile (when its name could be a service's)")
     command.add_argument("--mode", choices=["auto", "multi", "shared"], help="process mode")
     command.add_argument("--no-deps", action="store_true", help="do not start dependencies")
     command.add_argument("--keep-going", action="store_true", help="keep what started if one fails")
+    # Set by `up -d` on the launcher it starts: services' lines go to their log files only.
+    command.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
+
+
+def _up_options(command: argparse.ArgumentParser) -> None:
+    _run_options(command)
+    command.add_argument("-d", "--detach", action="store_true", help="run the stack in the background")
+    command.add_argument("--wait", action="store_true", help="with -d: return once every service is ready")
+    command.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="with --wait: give up after S seconds"
+    )
 
 
 def _profile_option(command: argparse.ArgumentParser) -> None:
@@ -129,14 +151,51 @@ def _init_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--force", action="store_true", help="overwrite an existing launcher.toml")
 
 
+def _down_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="give up after S seconds (default 120)"
+    )
+
+
+def _status_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--json", action="store_true", help="print the API's JSON")
+
+
+def _logs_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("service", nargs="?", help="the service (default: every service)")
+    command.add_argument("-f", "--follow", action="store_true", help="go on printing new lines")
+    command.add_argument(
+        "-n", "--tail", type=_count, default=100, metavar="N", help="the last N lines (default 100)"
+    )
+
+
+def _service_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("service", help="the service")
+
+
+def _count(text: str) -> int:
+    import argparse
+
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of lines: {text!r}")
+    return int(text)
+
+
 _OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "run": _run_options,
+    "up": _up_options,
     "check": _check_options,
     "config": _config_options,
     "graph": _graph_options,
     "compile": _compile_options,
     "schema": _schema_options,
     "init": _init_options,
+    "down": _down_options,
+    "status": _status_options,
+    "logs": _logs_options,
+    "start": _service_options,
+    "stop": _service_options,
+    "restart": _service_options,
 }
 
 

@@ -5,7 +5,12 @@ LauncherError
  ├── PortError              the machine cannot give the ports the stack needs (exit code 1)
  │    ├── PortRangeExhausted  LCH-3001
  │    └── PortTaken           LCH-3002
+ ├── NoStackRunning         LCH-4001  no launcher of this project runs (the client commands)
  ├── StackAlreadyRunning    LCH-4002  a launcher of this project already runs its stack
+ ├── UnknownService         LCH-4003  the running stack has no service of that name
+ ├── ApiUnavailable         LCH-4004  the control API cannot listen where it should
+ ├── ApiError               the control API refused a request or did not answer; `.code`
+ │                          is the code it sent (None when it did not answer)
  └── ServiceError           a service could not be started or kept running (exit code 1);
       │                     carries `.service`, `.reason` and `.output` (its last lines)
       ├── SpawnError          LCH-2001  the program could not be executed at all
@@ -68,13 +73,64 @@ class PortTaken(PortError):
 class StackAlreadyRunning(LauncherError):
     """Another launcher runs this project's stack (LCH-4002); `pid` is that launcher's."""
 
-    def __init__(self, state_file: Path, pid: int) -> None:
+    def __init__(self, state_file: Path, pid: int | None) -> None:
+        who = f" (launcher pid {pid})" if pid is not None else ""
         super().__init__(
-            f"error[LCH-4002]: a stack of this project is already running (launcher pid {pid})\n"
+            f"error[LCH-4002]: a stack of this project is already running{who}\n"
             f"  --> {state_file}\n"
             "  hint: stop it with `launcher down` (or Ctrl-C in its terminal) first"
         )
         self.pid = pid
+
+
+class NoStackRunning(LauncherError):
+    """No launcher of this project runs (LCH-4001). `note` says what was found instead: the
+    state of a launcher that died, ended before this was raised."""
+
+    def __init__(self, state_file: Path | str, note: str | None = None) -> None:
+        lines = [note] if note else []
+        lines += [
+            "error[LCH-4001]: no stack of this project is running",
+            f"  --> {state_file}",
+            "  hint: start one with `launcher up -d` (in the background) or `launcher run`",
+        ]
+        super().__init__("\n".join(lines))
+        self.note = note
+
+
+class UnknownService(LauncherError):
+    """The running stack has no service of that name (LCH-4003); `known` lists those it has."""
+
+    def __init__(self, service: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"error[LCH-4003]: no service '{service}' in this stack (it has: {', '.join(known)})\n"
+            "  hint: `launcher status` lists the services of the running stack"
+        )
+        self.service = service
+        self.known = tuple(known)
+
+
+class ApiError(LauncherError):
+    """The control API refused a request (`code`, `status`: what it answered), or did not
+    answer at all (both None)."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, hint: str | None = None
+    ) -> None:
+        text = f"error[{code}]: {message}" if code else f"error: {message}"
+        super().__init__(f"{text}\n  hint: {hint}" if hint else text)
+        self.code = code
+        self.status = status
+
+
+class ApiUnavailable(LauncherError):
+    """The control API cannot listen where it should (LCH-4004): nothing was started."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"error[LCH-4004]: the control API cannot listen: {reason}\n"
+            "  hint: free that address, or change `[launcher] api`"
+        )
 
 
 class ServiceError(LauncherError):

@@ -13,9 +13,11 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
+from launcher import statefile
 from launcher.reaper import marked
 
 GRACE = 1.0
@@ -27,6 +29,32 @@ class ProcessRecord:
     pid: int
     pgid: int
     create_time: float
+
+
+def alive(pid: int, create_time: float) -> bool:
+    """Whether `pid` is still the process that started at `create_time` (and not a zombie)."""
+    return _same(ProcessRecord("", pid, pid, create_time)) is not None
+
+
+def launcher_alive(record: statefile.StackRecord) -> bool:
+    return alive(record.pid, record.create_time)
+
+
+def reap_dead_stack(root: Path, record: statefile.StackRecord) -> str:
+    """End what the dead launcher of `record` left running, remove its state; the line that
+    says so."""
+    records = [
+        ProcessRecord(name=s.name, pid=s.pid, pgid=s.pgid or s.pid, create_time=s.create_time)
+        for s in record.services
+        if s.pid is not None and s.create_time is not None
+    ]
+    killed = reap(records) + sweep_marker(record.run_id)
+    statefile.remove(root)
+    if record.api is not None:
+        with contextlib.suppress(OSError):
+            Path(record.api).unlink()  # its socket, left behind
+    note = f": ended {', '.join(killed)}" if killed else ": nothing was left running"
+    return f"found the state of a launcher that died (pid {record.pid}){note}"
 
 
 def _same(record: ProcessRecord) -> psutil.Process | None:

@@ -204,6 +204,9 @@ class Service(Strict):
         return self.port is not None or self.kind == "app"
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 class Settings(Strict):
     """The `[launcher]` table."""
 
@@ -220,6 +223,22 @@ class Settings(Strict):
     image: str | None = None
     log_format: LogFormat = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("api")
+    @classmethod
+    def _loopback(cls, value: str | None) -> str | None:
+        # The TCP listener is for this machine only: a token over plain HTTP on a network
+        # interface would be readable by anyone on the path.
+        if value is None:
+            return value
+        host, _, port = value.rpartition(":")
+        if host not in LOOPBACK_HOSTS or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise PydanticCustomError(
+                "api_address",
+                "api address '{value}' is not on the loopback interface (127.0.0.1:PORT)",
+                {"value": value},
+            )
+        return value
 
     @field_validator("ports")
     @classmethod

@@ -40,13 +40,13 @@ from launcher.errors import (
 from launcher.history import History
 from launcher.hostlink import HostLink
 from launcher.output import ProgressRow, Sink
-from launcher.probes import Prober
+from launcher.probes import Prober, ProbeResult
 from launcher.process import Handle, Reaper, spawn
 from launcher.readiness import wait_ready, watch_liveness
 from launcher.sockets import bind_port, port_holder, port_is_free
 from launcher.spec import Plan, ProcessSpec
 from launcher.state import ServiceState, StateChange
-from launcher.supervisor import Context, Spawner, Supervisor
+from launcher.supervisor import Context, ProbeObserver, ProbeUse, Spawner, Supervisor
 
 S = ServiceState
 PROGRESS_TICK = 0.25  # seconds between redraws of the live progress block
@@ -82,16 +82,19 @@ class Orchestrator:
         self.use_state_file = state_file
         self.use_reaper = reaper
         self.listeners: list[Callable[[StateChange], None]] = [on_change] if on_change else []
+        self.probe_listeners: list[ProbeObserver] = []  # told of every probe check (the API)
         self.run_id = uuid.uuid4().hex[:12]
         self.history = History()
         self.supervisors: dict[str, Supervisor] = {}
         self.started_at = time.time()
         self.state = "starting"
+        self.api: str | None = None  # the control API's unix socket, for the state file
         self._sockets: list[socket.socket] = []
         self._prober: Prober | None = None
         self._reaper: Reaper | None = None
         self._host: HostLink | None = None
         self._state_write: asyncio.TimerHandle | None = None
+        self._lock: int | None = None  # the project's launcher lock (statefile.lock)
         self._progress = True
         self._start_clock = self.clock.now()
         self._me = psutil.Process()
@@ -104,7 +107,7 @@ class Orchestrator:
         On a failed start (unless keep_going) everything already started is stopped again
         and the error of the first service that failed is raised.
         """
-        self._claim_state()
+        self.claim()
         if self.plan.mode_reason:
             self.sink.event("launcher", self.plan.mode_reason)
         specs = self.plan.specs
@@ -125,6 +128,7 @@ class Orchestrator:
             on_change=self._changed,
             on_spawn=self._spawned,
             on_exit=self._exited,
+            on_probe=self._probed,
         )
         for spec in specs:
             argv, fds = argv_fds.get(spec.name, (None, ()))
@@ -256,6 +260,10 @@ class Orchestrator:
             for s in self.supervisors.values()
         ]
 
+    def _probed(self, service: str, use: ProbeUse, result: ProbeResult) -> None:
+        for listener in self.probe_listeners:
+            listener(service, use, result)
+
     def _spawned(self, name: str, handle: Handle) -> None:
         if self._reaper is not None:
             self._reaper.add(handle)
@@ -314,6 +322,9 @@ class Orchestrator:
             self._reaper = None
         if self.use_state_file:
             statefile.remove(self.plan.root)
+        if self._lock is not None:
+            os.close(self._lock)  # last: the next launcher may start once the state is gone
+            self._lock = None
 
     def _close_sockets(self) -> None:
         for sock in self._sockets:
@@ -322,26 +333,19 @@ class Orchestrator:
 
     # -- state file ----------------------------------------------------------------------
 
-    def _claim_state(self) -> None:
-        """Refuse to run twice; reap what a crashed launcher of this project left behind."""
-        if not self.use_state_file:
+    def claim(self) -> None:
+        """Refuse to run twice; reap what a crashed launcher of this project left behind.
+        start() does it first; the CLI does it earlier, before it opens the control API."""
+        if not self.use_state_file or self._lock is not None:
             return
+        self._lock = statefile.lock(self.plan.root)
         previous = statefile.read(self.plan.root)
-        if previous is None:
-            return
-        if _alive(previous.pid, previous.create_time):
+        if self._lock is None:
             raise StackAlreadyRunning(
-                statefile.state_dir(self.plan.root) / statefile.STATE_FILE, previous.pid
+                statefile.state_dir(self.plan.root) / statefile.STATE_FILE, previous.pid if previous else None
             )
-        records = [
-            leftovers.ProcessRecord(name=s.name, pid=s.pid, pgid=s.pgid or s.pid, create_time=s.create_time)
-            for s in previous.services
-            if s.pid is not None and s.create_time is not None
-        ]
-        killed = leftovers.reap(records) + leftovers.sweep_marker(previous.run_id)
-        note = f": ended {', '.join(killed)}" if killed else ": nothing was left running"
-        self.sink.event("launcher", f"found the state of a launcher that died (pid {previous.pid}){note}")
-        statefile.remove(self.plan.root)
+        if previous is not None:
+            self.sink.event("launcher", leftovers.reap_dead_stack(self.plan.root, previous))
 
     def record(self) -> statefile.StackRecord:
         services = []
@@ -372,6 +376,7 @@ class Orchestrator:
             profile=self.plan.profile,
             mode=self.plan.mode,
             started_at=self.started_at,
+            api=self.api,
             services=services,
         )
 
@@ -407,14 +412,6 @@ def _elapsed(supervisor: Supervisor, now: float) -> float:
 
 def _ignore(name: str, handle: Handle) -> None:
     pass
-
-
-def _alive(pid: int, create_time: float) -> bool:
-    try:
-        process = psutil.Process(pid)
-        return abs(process.create_time() - create_time) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _with_fd(argv: tuple[str, ...], fd: int) -> tuple[str, ...]:

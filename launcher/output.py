@@ -139,8 +139,10 @@ class StreamSink:
         log_files: LogFiles | None = None,
         live: bool = False,
         memory_limit: int = MEMORY_LIMIT,
+        echo: bool = True,
     ) -> None:
         self.stream = stream
+        self.echo = echo  # services' lines to the stream too (a detached launcher: files only)
         self.formatter = formatter
         self.log_files = log_files
         self.live = live
@@ -167,7 +169,8 @@ class StreamSink:
     def lines(self, service: str, stream: str, texts: Sequence[str]) -> None:
         if self.log_files is not None:
             self.log_files.write(service, list(texts))
-        self._put(self.formatter.lines(service, stream, texts), len(texts))
+        if self.echo:
+            self._put(self.formatter.lines(service, stream, texts), len(texts))
 
     def event(self, service: str, text: str, **fields: object) -> None:
         self._put(self.formatter.event(service, text, fields), 1)
@@ -275,6 +278,7 @@ def make_sink(
     names: Sequence[str] = (),
     log_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    echo: bool = True,
 ) -> StreamSink:
     environ = os.environ if environ is None else environ
     colour = use_colour(stream, color, environ) and log_format == "text"
@@ -286,7 +290,7 @@ def make_sink(
 
     log_files = LogFiles(log_dir, log_error) if log_dir is not None else None
     live = log_format == "text" and _isatty(stream)
-    sink = StreamSink(stream, formatter, log_files=log_files, live=live)
+    sink = StreamSink(stream, formatter, log_files=log_files, live=live, echo=echo)
     return sink
 
 

@@ -217,15 +217,16 @@ class AsyncRunningStack:
 
     async def stop(self, name: str) -> None:
         self._spec(name)
-        await self._orchestrator.supervisors[name].stop()
+        supervisor = self._orchestrator.supervisors[name]
+        supervisor.held = True
+        await supervisor.stop()
 
     async def start(self, name: str) -> None:
         """Start a stopped service again; return once it is ready (or completed)."""
         self._spec(name)
         supervisor = self._orchestrator.supervisors[name]
-        if supervisor.state.running:
-            return
-        supervisor.launch([])
+        if supervisor.idle and not supervisor.state.running:
+            supervisor.launch([])  # otherwise it is starting, or running, already: wait for it
         if not await supervisor.reached("ready"):
             raise StartFailed(name, f"failed to start: {supervisor.reason}", supervisor.output(20))
 

@@ -6,6 +6,7 @@ stack, or the leftovers of a dead one.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -15,6 +16,7 @@ from typing import Any
 
 STATE_DIR = ".launcher"
 STATE_FILE = "state.json"
+LOCK_FILE = "launcher.lock"
 
 
 @dataclass
@@ -83,3 +85,18 @@ def write(root: Path, record: StackRecord) -> None:
 
 def remove(root: Path) -> None:
     (state_dir(root) / STATE_FILE).unlink(missing_ok=True)
+
+
+def lock(root: Path) -> int | None:
+    """Take the project's launcher lock: an fd to keep open while the stack runs, or None when
+    another launcher holds it. The kernel releases it when the holder dies, even by SIGKILL, so
+    unlike a pid in the state file it can neither go stale nor be taken twice at once."""
+    directory = state_dir(root)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -54,6 +55,16 @@ class ProberLike(Protocol):
     async def check(self, probe: ProbeSpec, *, log: LogWatch | None = None) -> ProbeResult: ...
 
 
+ProbeUse = Literal["readiness", "liveness"]
+# Told of every probe check a supervisor makes: its service, what the probe was for, the result
+# (the control API's last probe and its metrics). Called on the loop: it must not block.
+ProbeObserver = Callable[[str, ProbeUse, ProbeResult], None]
+
+
+def _unobserved(service: str, use: ProbeUse, result: ProbeResult) -> None:
+    pass
+
+
 @dataclass
 class Context:
     """What every supervisor of a stack shares."""
@@ -69,6 +80,19 @@ class Context:
     on_change: Callable[[StateChange], None]
     on_spawn: Callable[[str, Handle], None]
     on_exit: Callable[[str, Handle], None]
+    on_probe: ProbeObserver = _unobserved
+
+
+class _ObservedProber:
+    """The stack's prober, reporting each check's result to the context's observer."""
+
+    def __init__(self, prober: ProberLike, report: Callable[[ProbeResult], None]) -> None:
+        self._prober, self._report = prober, report
+
+    async def check(self, probe: ProbeSpec, *, log: LogWatch | None = None) -> ProbeResult:
+        result = await self._prober.check(probe, log=log)
+        self._report(result)
+        return result
 
 
 Failure = Literal["spawn", "timeout", "exit"]
@@ -108,7 +132,11 @@ class Supervisor:
         self.budget = RestartBudget(spec.max_restarts, spec.restart_window)
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stop_op: asyncio.Future[None] | None = None
         self._stopping = False
+        # Stopped on request (the control API, the library) rather than by itself: a `run`
+        # whose services have all ended keeps going while one of them is held for a start.
+        self.held = False
         self._killed = False  # kill() was called: stop() gives no grace
         self._start_over = asyncio.Event()
         self.failure: Failure | None = None  # how the last start failed
@@ -131,6 +159,11 @@ class Supervisor:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing is running it, nor about to (no start, retry or restart under way)."""
+        return self._task is None or self._task.done()
+
     async def reached(self, condition: Condition) -> bool:
         """Wait until this service meets `condition`; False if it never will (failed, skipped)."""
         wanted = {
@@ -143,7 +176,9 @@ class Supervisor:
                 raise self.crash
             if self.state in wanted:
                 return True
-            if self.state in (S.FAILED, S.SKIPPED) or (self.state is S.STOPPED and self._stopping):
+            if self.state in (S.FAILED, S.SKIPPED) or (
+                self.state is S.STOPPED and (self._stopping or self.idle)
+            ):
                 return False
             await self._changed.wait()
 
@@ -166,10 +201,14 @@ class Supervisor:
     def output(self, n: int = 20) -> list[str]:
         return self.ctx.history.tail(self.name, n)
 
+    def _prober(self, use: ProbeUse) -> ProberLike:
+        return _ObservedProber(self.ctx.prober, functools.partial(self.ctx.on_probe, self.name, use))
+
     # -- life ----------------------------------------------------------------------------
 
     def launch(self, dependencies: Sequence[tuple[Supervisor, Condition]]) -> None:
         self._stopping = False
+        self.held = False
         self._killed = False
         self._start_over = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(dependencies))
@@ -291,7 +330,9 @@ class Supervisor:
         assert spec.probe is not None  # the configuration requires one (LCH-1020)
         try:
             async with asyncio.timeout(spec.start_timeout):
-                self.last_probe = await self.ctx.wait_ready(self.ctx.prober, spec.probe, log=self.log)
+                self.last_probe = await self.ctx.wait_ready(
+                    self._prober("readiness"), spec.probe, log=self.log
+                )
         except TimeoutError:
             raise await self._not_ready() from None
         self._set(S.READY, self.last_probe.detail)
@@ -319,7 +360,7 @@ class Supervisor:
 
     async def _until_ready(self, handle: Handle, probe: ProbeSpec) -> None:
         exited = asyncio.ensure_future(handle.wait())
-        ready = asyncio.ensure_future(self.ctx.wait_ready(self.ctx.prober, probe, log=self.log))
+        ready = asyncio.ensure_future(self.ctx.wait_ready(self._prober("readiness"), probe, log=self.log))
         try:
             done, _ = await asyncio.wait({exited, ready}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -341,7 +382,7 @@ class Supervisor:
         if self.spec.probe is None:
             return ""
         with contextlib.suppress(Exception):
-            self.last_probe = await self.ctx.prober.check(self.spec.probe, log=self.log)
+            self.last_probe = await self._prober("readiness").check(self.spec.probe, log=self.log)
             return f" (last probe: {self.last_probe.detail})"
         return ""
 
@@ -426,11 +467,13 @@ class Supervisor:
         """
         exited = asyncio.ensure_future(handle.wait())
         liveness = self.spec.liveness
+        watching: list[asyncio.Future[ProbeResult]] = []  # cancelled with this watch
         try:
             while liveness is not None:
                 failing = asyncio.ensure_future(
-                    self.ctx.watch_liveness(self.ctx.prober, liveness, log=self.log)
+                    self.ctx.watch_liveness(self._prober("liveness"), liveness, log=self.log)
                 )
+                watching.append(failing)
                 if not await self._first(failing, exited):
                     return exited.result(), False
                 self.last_probe = failing.result()
@@ -440,15 +483,20 @@ class Supervisor:
                     return code, True
                 # With restart = "no" it stays up, unhealthy, until liveness passes again.
                 recovered = asyncio.ensure_future(
-                    self.ctx.wait_ready(self.ctx.prober, liveness, log=self.log)
+                    self.ctx.wait_ready(self._prober("liveness"), liveness, log=self.log)
                 )
+                watching.append(recovered)
                 if not await self._first(recovered, exited):
                     return exited.result(), False
                 self._set(S.READY, "liveness passing again")
             return await exited, False
         finally:
-            if not exited.done():
-                exited.cancel()
+            # A cancelled watch (a stop, a restart) must take its probes along: left running,
+            # each restart would add one more liveness loop.
+            futures: list[asyncio.Future[Any]] = [exited, *watching]
+            for future in futures:
+                if not future.done():
+                    future.cancel()
 
     @staticmethod
     async def _first(task: asyncio.Future[ProbeResult], exited: asyncio.Future[int]) -> bool:
@@ -467,7 +515,14 @@ class Supervisor:
 
         With `sweep`, processes that left its group (a daemon that called setsid) but still
         carry its marker are killed too; the orchestrator sweeps once for the whole stack.
+        A stop asked for while another is under way (the API's, then the stack's) waits for
+        that one; a caller that is cancelled does not cut it short.
         """
+        if self._stop_op is None or self._stop_op.done():
+            self._stop_op = asyncio.ensure_future(self._stop(sweep))
+        await asyncio.shield(self._stop_op)
+
+    async def _stop(self, sweep: bool) -> None:
         self._stopping = True
         task, self._task = self._task, None
         if task is not None and not task.done():
@@ -498,7 +553,7 @@ class Supervisor:
         if self.spec.host is not None and not self._killed:
             return "stopping it inside the shared host"
         if self.spec.kind == "host" and not self._killed:
-            return f"asking it to shut down ({sig} after {self.spec.stop_timeout:g}s)"
+            return f"asking it to shut down (SIGKILL after {self.spec.stop_timeout:g}s)"
         return f"sending {sig}"
 
     def prepare_stop(self) -> None:

@@ -20,6 +20,7 @@ _CUSTOM_CODES = {
     "signal_name": ("LCH-1012", 'use a signal name such as "SIGTERM", "INT" or a number'),
     "import_path": ("LCH-1014", 'write it as "package.module:attribute"'),
     "port_range": ("LCH-1010", "write the range as [low, high] with low <= high"),
+    "api_address": ("LCH-1010", 'listen on the loopback interface only, e.g. api = "127.0.0.1:7070"'),
     "mount_path": ("LCH-1003", 'write the mount as "/prefix"'),
     "workers": ("LCH-1003", "remove workers, or make the service an app"),
     "shell": ("LCH-1003", "remove shell, or give the service a command"),

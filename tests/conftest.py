@@ -2,7 +2,8 @@
 
 The leak guard (autouse) fails any test that leaves a process running: a descendant of pytest
 that is still alive, or any process of this test session that carries `LAUNCHER_STACK` in its
-environment (a service of a stack; it may have been orphaned, so it is no descendant any more).
+environment (a service of a stack; it may have been orphaned, so it is no descendant any more)
+or is a detached launcher (`run --detached`, which `up -d` starts in a session of its own).
 The leaked processes are SIGKILLed, so that later tests are not poisoned by them.
 
 Processes of this session are told apart from other test sessions on the same machine by
@@ -102,11 +103,23 @@ def _stack_processes() -> set[Identity]:
                 environ = file.read().split(b"\0")
         except OSError:
             continue  # gone, or not ours to read
-        if marker in environ and any(item.startswith(b"LAUNCHER_STACK=") for item in environ):
+        if marker in environ and (
+            any(item.startswith(b"LAUNCHER_STACK=") for item in environ) or _detached(entry.name)
+        ):
             identity = _identity(int(entry.name))
             if identity is not None:
                 found.add(identity)
     return found
+
+
+def _detached(pid: str) -> bool:
+    """A launcher that `up -d` started: no descendant of pytest, and no LAUNCHER_STACK."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            argv = file.read().split(b"\0")
+    except OSError:
+        return False
+    return b"launcher" in argv and b"--detached" in argv
 
 
 def _identity(pid: int) -> Identity | None:

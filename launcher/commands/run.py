@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from launcher import rundir
+from launcher.api import ApiServer
 from launcher.commands.project import load_run_args
-from launcher.errors import LauncherError
+from launcher.errors import ApiUnavailable, LauncherError
 from launcher.orchestrator import Orchestrator
 from launcher.output import Sink, make_sink
 from launcher.spec import Plan
-from launcher.state import ServiceState
+from launcher.state import ServiceState, StateChange
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -34,6 +37,7 @@ def main(args: argparse.Namespace) -> int:
         color=False if args.no_color else None,
         names=[*plan.names, "launcher"],
         log_dir=plan.root / ".launcher" / "logs",
+        echo=not args.detached,
     )
     try:
         return asyncio.run(_run(plan, sink, args.command_argv, keep_going=args.keep_going))
@@ -71,6 +75,12 @@ class _Signals:
             self.sink.event("launcher", f"{name} again: killing every service now")
             self.orchestrator.kill()
 
+    def stop_requested(self) -> None:
+        """POST /v1/stop (`launcher down`): a graceful stop, as on the first signal."""
+        if not self.stop.is_set():
+            self.sink.event("launcher", "stop requested through the control API: stopping")
+            self.stop.set()
+
     @property
     def exit_code(self) -> int | None:
         return 128 + self.received[0] if self.received else None
@@ -79,8 +89,14 @@ class _Signals:
 async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bool) -> int:
     loop = asyncio.get_running_loop()
     signals = _Signals(sink)
-    signals.install(loop)
     orchestrator = Orchestrator(plan, sink=sink, keep_going=keep_going)
+    orchestrator.claim()  # before the API's socket: that of a running launcher is not ours
+    try:
+        api = await _open_api(plan, orchestrator, signals.stop_requested)
+    except BaseException:
+        await orchestrator.stop()  # nothing started: this releases the claim
+        raise
+    signals.install(loop)
     signals.orchestrator = orchestrator
     try:
         starting = asyncio.ensure_future(orchestrator.start())
@@ -95,11 +111,16 @@ async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bo
         except LauncherError as exc:
             print(exc, file=sys.stderr)
             return exc.exit_code
+        # What start-up allocated (the configuration, the plan, imported modules) lives as long
+        # as the stack: out of the collector's sight, a full collection no longer stalls the
+        # loop for 20-40 ms, which made probes late under API load (benchmarks/api.py).
+        gc.freeze()
         if command:
             return await _run_command(plan, command, signals)
         return await _serve(orchestrator, signals)
     finally:
         await orchestrator.stop()
+        await api.aclose()
         # Everything is stopped: a late signal must not turn the exit into a traceback.
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
@@ -107,7 +128,8 @@ async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bo
 
 
 async def _serve(orchestrator: Orchestrator, signals: _Signals) -> int:
-    """Run until a stop signal, or until no service is left running."""
+    """Run until a stop signal, or until no service is left running (one stopped on request
+    through the control API does not count: it waits there for a start)."""
     while not signals.stop.is_set():
         running = [
             s
@@ -115,7 +137,8 @@ async def _serve(orchestrator: Orchestrator, signals: _Signals) -> int:
             if s.state
             not in (ServiceState.STOPPED, ServiceState.COMPLETED, ServiceState.FAILED, ServiceState.SKIPPED)
         ]
-        if not running:
+        held = any(s.held for s in orchestrator.supervisors.values())
+        if not running and not held:
             failed = any(s.state is ServiceState.FAILED for s in orchestrator.supervisors.values())
             orchestrator.sink.event("launcher", "no service is left running")
             return 1 if failed else 0
@@ -129,11 +152,15 @@ async def _serve(orchestrator: Orchestrator, signals: _Signals) -> int:
 
 async def _any_change(orchestrator: Orchestrator) -> None:
     changed = asyncio.Event()
-    orchestrator.listeners.append(lambda _: changed.set())
+
+    def listener(_: StateChange) -> None:
+        changed.set()
+
+    orchestrator.listeners.append(listener)
     try:
         await changed.wait()
     finally:
-        orchestrator.listeners.pop()
+        orchestrator.listeners.remove(listener)
 
 
 async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) -> int:
@@ -147,3 +174,21 @@ async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) ->
     code = await process.wait()
     signals.command = None
     return 128 - code if code < 0 else code
+
+
+async def _open_api(plan: Plan, orchestrator: Orchestrator, on_stop: Callable[[], None]) -> ApiServer:
+    """The control API on the project's unix socket, and on TCP when `[launcher] api` asks."""
+    tcp: tuple[str, int] | None = None
+    token: str | None = None
+    if plan.api is not None:
+        host, _, port = plan.api.rpartition(":")
+        tcp, token = (host.strip("[]"), int(port)), rundir.api_token(plan.root)
+    server = ApiServer(orchestrator, on_stop=on_stop, token=token)
+    path = rundir.socket_path(plan.root)
+    try:
+        await server.start(path, tcp)
+    except OSError as exc:  # its message names the address
+        await server.aclose()
+        raise ApiUnavailable(str(exc)) from None
+    orchestrator.api = str(path)
+    return server

@@ -1,5 +1,6 @@
-"""The quick commands stay quick: `--version`, `--help` and `check` import none of the heavy
-libraries (web, retry, watch, metrics), and `launcher` and `python -m launcher` are one program.
+"""The quick commands stay quick: `--version`, `--help`, `check` and `status` import none of the
+heavy libraries (web, retry, watch, metrics), and `launcher` and `python -m launcher` are one
+program.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ProjectFactory
+from helpers import Launch, ProjectFactory, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +21,8 @@ REPO = Path(__file__).parents[2]
 HEAVY = ("aiohttp", "tenacity", "watchdog", "uvicorn", "prometheus_client")
 
 # Runs `launcher ARGS` in this interpreter as `python -m launcher` would, then writes the exit
-# code and the top-level modules that were imported to the file named by argv[2].
+# code and the modules that were imported (a submodule's packages with it) to the file named by
+# argv[2].
 RUNNER = """
 import json, runpy, sys
 args, out = json.loads(sys.argv[1]), sys.argv[2]
@@ -31,12 +33,12 @@ try:
 except SystemExit as exc:
     code = exc.code
 with open(out, "w") as file:
-    json.dump({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}, file)
+    json.dump({"code": code, "modules": sorted(sys.modules)}, file)
 """
 
 
 def imported(args: list[str], cwd: Path, tmp_path: Path) -> tuple[int, set[str], str]:
-    """Exit code, top-level modules imported and stdout of `launcher ARGS` run in `cwd`."""
+    """Exit code, modules imported and stdout of `launcher ARGS` run in `cwd`."""
     out = tmp_path / "modules.json"
     result = subprocess.run(
         [sys.executable, "-c", RUNNER, json.dumps(args), str(out)],
@@ -131,3 +133,32 @@ def test_both_report_configuration_errors_alike(project: ProjectFactory) -> None
     assert module.returncode == script.returncode == 2
     assert "error[LCH-1011]" in module.stderr
     assert script.stderr == module.stderr
+
+
+# What `status` must not import: the runtime (launcher.orchestrator and what it imports), pydantic
+# (the configuration is not loaded), and psutil and http.client, which its budget cannot afford.
+NOT_FOR_STATUS = {*HEAVY, "pydantic", "launcher.orchestrator", "launcher.loader", "psutil", "http.client"}
+
+
+def test_status_of_a_running_stack_imports_nothing_heavy(
+    project: ProjectFactory, launch: Launch, tmp_path: Path
+) -> None:
+    root = project('[services.web]\ncommand = "sleep 300"\n')
+    launch(root).wait_output("1/1 services ready")
+    state = root / ".launcher" / "state.json"
+    # Replaced atomically, removed only at the stop: exists() then read_text() does not race.
+    wait_until(
+        lambda: state.exists() and '"api": "' in state.read_text(), 10, message="the API socket in the state"
+    )
+    for args in (["status"], ["status", "--json"]):
+        code, modules, stdout = imported(args, root, tmp_path)
+        assert code == 0
+        assert "web" in stdout
+        assert modules.isdisjoint(NOT_FOR_STATUS), sorted(modules & NOT_FOR_STATUS)
+
+
+def test_status_without_a_stack_imports_nothing_heavy(project: ProjectFactory, tmp_path: Path) -> None:
+    root = project('[services.web]\ncommand = "sleep 300"\n')
+    code, modules, _ = imported(["status"], root, tmp_path)
+    assert code == 1
+    assert modules.isdisjoint(NOT_FOR_STATUS), sorted(modules & NOT_FOR_STATUS)

@@ -269,3 +269,42 @@ async def test_after_kill_a_process_spawned_meanwhile_is_killed_without_grace() 
     await api.stop()
     assert h.spawner.by_name["api"][0].signals == [9]
     assert api.state is S.STOPPED
+
+
+async def test_two_stops_at_once_share_one_stop() -> None:
+    h = Harness({"api": [Script(ignores_stop=True)]})
+    api = h.supervisor(make_spec("api"))
+    api.launch([])
+    await settle(api)
+    # The API's stop of one service, then the whole stack's, before the first is over.
+    await asyncio.gather(api.stop(), api.stop())
+    assert h.spawner.by_name["api"][0].signals == [15, 9]
+    assert h.path("api")[-2:] == [S.STOPPING, S.STOPPED]
+
+
+async def test_stops_and_starts_leave_no_liveness_watch_behind() -> None:
+    h = Harness({"api": [Script() for _ in range(4)]})
+    api = h.supervisor(make_spec("api", liveness=ProbeSpec(kind="tcp", target="api")))
+    api.launch([])
+    await settle(api)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    tasks = len(asyncio.all_tasks())
+    for _ in range(3):
+        await api.stop()
+        api.launch([])
+        await h.until(lambda: api.state is S.READY)
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) == tasks
+    await api.stop()
+
+
+async def test_waiting_for_ready_ends_when_the_service_stopped_by_itself() -> None:
+    h = Harness({"job": [Script(exit_code=0, after=50)]})
+    job = h.supervisor(make_spec("job", restart="no"))
+    job.launch([])
+    await settle(job)
+    await h.until(lambda: job.state is S.STOPPED)
+    async with asyncio.timeout(5):
+        assert await job.reached("ready") is False

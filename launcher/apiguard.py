@@ -1,0 +1,134 @@
+"""The control API's safety rules (docs/api.md#safety), its error answers, and its socket.
+
+Middleware, outermost first: `errors` turns every refusal into docs/api.md's JSON error;
+`guard(token)` refuses, in this order, a foreign Host or Origin (DNS rebinding, a web page:
+403), a TCP request without the bearer token (401), and a POST body that is not JSON (the
+cross-site forms and text/plain a page can send without a preflight: 415).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hmac
+import os
+import socket
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+
+
+class Refused(Exception):
+    """A request answered with an error: {"error", "code"} (and "output") with an HTTP status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        output: Sequence[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+        self.output, self.headers = output, headers or {}
+
+    def response(self) -> web.Response:
+        body: dict[str, Any] = {"error": self.message, "code": self.code}
+        if self.output is not None:
+            body["output"] = list(self.output)
+        return web.json_response(body, status=self.status, headers=self.headers)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error as JSON, aiohttp's own too (no such route, a method the route has not)."""
+    try:
+        return await handler(request)
+    except Refused as refused:
+        return refused.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return Refused(exc.status, f"{exc.reason}: {request.method} {request.path}", headers=allow).response()
+
+
+def guard(token: str | None) -> Middleware:
+    """The safety rules; `token` is what the TCP listener requires (the unix socket none)."""
+
+    @web.middleware
+    async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        hosts = _own_hosts(request)
+        host = request.headers.get("Host", "").lower()
+        if host not in hosts:
+            raise Refused(403, f"Host {host!r} is not this API's own (it answers {', '.join(hosts)})")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.lower() not in {f"http://{h}" for h in hosts}:
+            raise Refused(403, f"requests from the web page of {origin!r} are refused")
+        if _on_tcp(request) and not _authorized(request, token):
+            raise Refused(401, "a bearer token is required on TCP", headers={"WWW-Authenticate": "Bearer"})
+        if request.method == "POST" and not _json_or_none(request.headers.get("Content-Type")):
+            raise Refused(415, "a request body must be application/json")
+        return await handler(request)
+
+    return guarded
+
+
+def _listener(request: web.Request) -> Any:
+    """The address of the listener a request came in on: (host, port) on TCP, a unix path."""
+    transport = request.transport
+    return transport.get_extra_info("sockname") if transport is not None else None
+
+
+def _on_tcp(request: web.Request) -> bool:
+    return not isinstance(_listener(request), str)  # a connection gone counts as TCP: stricter
+
+
+def _own_hosts(request: web.Request) -> tuple[str, ...]:
+    address = _listener(request)
+    if isinstance(address, str):
+        return LOOPBACK  # the unix socket: no port
+    if isinstance(address, tuple):
+        return tuple(f"{host}:{address[1]}" for host in LOOPBACK)
+    return ()
+
+
+def _authorized(request: web.Request, token: str | None) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if token is None or scheme.lower() != "bearer":
+        return False
+    # In constant time. aiohttp decodes headers with surrogateescape: any bytes compare.
+    return hmac.compare_digest(given.strip().encode(errors="surrogateescape"), token.encode())
+
+
+def _json_or_none(content_type: str | None) -> bool:
+    return content_type is None or content_type.split(";")[0].strip().lower() == "application/json"
+
+
+def bind_unix(path: Path) -> socket.socket:
+    """A unix socket bound at `path`, mode 0600 from the start: bound under umask 0177 rather
+    than chmod-ed afterwards, which would leave a moment in which anyone may connect. A stale
+    socket there is removed first (the project's lock says no launcher serves it)."""
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise FileExistsError(errno.EEXIST, "exists and is not a socket", str(path))
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # The umask is the process's: set on the loop thread and restored at once, with no await
+    # between (a thread creating a file meanwhile would only get a stricter mode).
+    previous = os.umask(0o177)
+    try:
+        sock.bind(os.fspath(path))
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.umask(previous)
+    return sock

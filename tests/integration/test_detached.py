@@ -1,0 +1,272 @@
+"""`launcher up -d [--wait]` and `down`: a stack in the background, steered from other commands.
+
+Each test ends with `down` (or checks that nothing is left); the leak guard catches a detached
+launcher left running, as it catches services.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from helpers import ProjectFactory, free_port_block, program, toml_list, wait_until
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).parents[2]
+
+
+def cli(root: Path, *words: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", *words],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def state(root: Path) -> dict[str, object] | None:
+    try:
+        data: dict[str, object] = json.loads((root / ".launcher" / "state.json").read_text())
+    except FileNotFoundError:
+        return None
+    return data
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def unix_get(path: str, target: str) -> tuple[int, bytes]:
+    """A GET over the API's unix socket, as `curl --unix-socket PATH http://localhost/...`."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(path)
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.fixture
+def down_after() -> Iterator[list[Path]]:
+    """Projects to bring down at the end, whatever the test did."""
+    roots: list[Path] = []
+    yield roots
+    for root in roots:
+        if state(root) is not None:
+            cli(root, "down")
+
+
+def small_stack(project: ProjectFactory, name: str | None = None, extra: str = "") -> Path:
+    low, high = free_port_block(10)
+    return project(
+        f"""
+        [launcher]
+        ports = [{low}, {high}]
+        stop_timeout = 5
+
+        [services.web]
+        command = {toml_list(program("http_ok"))}
+        port = "auto"
+        probe = {{ http = "/health" }}
+
+        [services.worker]
+        command = {toml_list(program("sleeper"))}
+        depends_on = ["web"]
+        {extra}
+        """,
+        name=name,
+    )
+
+
+def test_the_demo_stack_up_status_logs_restart_metrics_down(tmp_path: Path, down_after: list[Path]) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("launcher.toml", "profiles", "examples"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, root / name)
+    down_after.append(root)
+    up = cli(root, "up", "full", "-d", "--wait", "--timeout", "60")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "4/4 services ready" in up.stdout
+
+    status = cli(root, "status")
+    assert status.returncode == 0, status.stderr
+    rows = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()[2:] if line.strip()}
+    assert rows == {
+        "migrate": "completed",
+        "api_gateway": "ready",
+        "writer_agent": "ready",
+        "reviewer_agent": "ready",
+    }
+
+    # The agents poll the gateway, which logs every request: soon it has 20 lines and more.
+    logs = wait_until(
+        lambda: (out := cli(root, "logs", "api_gateway", "-n", "20").stdout).count("\n") >= 20 and out,
+        timeout=30,
+    )
+    assert len(logs.splitlines()) == 20
+    assert "HTTP/1.1" in logs
+
+    before = json.loads(cli(root, "status", "--json").stdout)
+    writer = next(s for s in before["services"] if s["name"] == "writer_agent")
+    restart = cli(root, "restart", "writer_agent")
+    assert restart.returncode == 0, restart.stderr
+    after = json.loads(cli(root, "status", "--json").stdout)
+    writer_again = next(s for s in after["services"] if s["name"] == "writer_agent")
+    assert writer_again["state"] == "ready"
+    assert writer_again["pid"] != writer["pid"]
+
+    record = state(root)
+    assert record is not None
+    code, metrics = unix_get(str(record["api"]), "/metrics")
+    assert code == 200
+    assert b'launcher_service_state{service="api_gateway",state="ready"} 1.0' in metrics
+
+    launcher_pid = int(str(record["pid"]))
+    service_pids = [s["pid"] for s in after["services"] if s["pid"]]
+    down = cli(root, "down")
+    assert down.returncode == 0, down.stderr
+    assert gone(launcher_pid)
+    assert all(gone(pid) for pid in service_pids)
+    assert state(root) is None
+    # Each service's output went to its own log file, the launcher's events to its own.
+    logs = root / ".launcher" / "logs"
+    assert "gateway" in (logs / "api_gateway.log").read_text()
+    assert "ready -> stopping" in (logs / "launcher.log").read_text()
+
+
+def test_a_second_up_is_refused_while_one_runs_and_two_projects_run_side_by_side(
+    project: ProjectFactory, down_after: list[Path]
+) -> None:
+    one, two = small_stack(project, "one"), small_stack(project, "two")
+    down_after += [one, two]
+    assert cli(one, "up", "-d", "--wait").returncode == 0
+    again = cli(one, "up", "-d")
+    assert again.returncode == 1
+    assert "LCH-4002" in again.stderr
+    assert cli(two, "up", "-d", "--wait").returncode == 0
+    for root in (one, two):
+        status = json.loads(cli(root, "status", "--json").stdout)
+        assert {s["name"]: s["state"] for s in status["services"]} == {"web": "ready", "worker": "ready"}
+    assert state(one)["api"] != state(two)["api"]  # type: ignore[index]
+    assert cli(one, "down").returncode == 0
+    assert json.loads(cli(two, "status", "--json").stdout)["state"] == "running"  # untouched
+    assert cli(two, "down").returncode == 0
+
+
+def test_a_killed_launcher_is_noticed_and_its_stack_reaped_by_the_next_status(
+    project: ProjectFactory, down_after: list[Path]
+) -> None:
+    root = small_stack(project)
+    down_after.append(root)
+    assert cli(root, "up", "-d", "--wait").returncode == 0
+    record = state(root)
+    assert record is not None
+    pids = [int(str(s["pid"])) for s in record["services"] if s["pid"]]  # type: ignore[attr-defined]
+    os.kill(int(str(record["pid"])), signal.SIGKILL)
+    wait_until(lambda: gone(int(str(record["pid"]))), timeout=10)
+    status = cli(root, "status")
+    assert status.returncode == 1
+    assert "found the state of a launcher that died" in status.stdout + status.stderr
+    assert "LCH-4001" in status.stderr
+    wait_until(lambda: all(gone(pid) for pid in pids), timeout=10)
+    assert state(root) is None
+    # And the project can be brought up again at once.
+    assert cli(root, "up", "-d", "--wait").returncode == 0
+    assert cli(root, "down").returncode == 0
+
+
+def test_up_wait_fails_with_the_failing_service_and_its_last_lines(
+    project: ProjectFactory, down_after: list[Path]
+) -> None:
+    root = small_stack(
+        project,
+        extra=f"""
+        [services.broken]
+        command = {toml_list(program("crashes", "--code", "4", "--message", "cannot reach the queue"))}
+        start_retries = 0
+        """,
+    )
+    down_after.append(root)
+    up = cli(root, "up", "-d", "--wait", "--timeout", "60")
+    assert up.returncode == 1
+    assert "broken" in up.stderr
+    assert "cannot reach the queue" in up.stderr
+    wait_until(lambda: state(root) is None, timeout=30)  # rolled back: nothing left
+
+
+def test_up_wait_timeout_leaves_the_stack_running(project: ProjectFactory, down_after: list[Path]) -> None:
+    root = small_stack(
+        project,
+        extra=f"""
+        [services.slow]
+        command = {toml_list(program("http_ok", "--delay", "30"))}
+        port = "auto"
+        """,
+    )
+    down_after.append(root)
+    up = cli(root, "up", "-d", "--wait", "--timeout", "2")
+    assert up.returncode == 1
+    assert "'slow' was not ready within 2s" in up.stderr
+    assert "launcher down" in up.stderr
+    assert json.loads(cli(root, "status", "--json").stdout)["state"] == "starting"
+    assert cli(root, "down").returncode == 0
+
+
+def test_a_bad_configuration_is_reported_by_up_and_nothing_starts(project: ProjectFactory) -> None:
+    root = project(
+        """
+        [services.web]
+        comand = "python -m http.server"
+        """
+    )
+    up = cli(root, "up", "-d")
+    assert up.returncode == 2
+    assert "LCH-1002" in up.stderr
+    assert state(root) is None
+    assert not (root / ".launcher" / "logs" / "launcher.log").exists()
+
+
+def test_down_without_a_stack_says_so(project: ProjectFactory) -> None:
+    root = small_stack(project)
+    down = cli(root, "down")
+    assert down.returncode == 1
+    assert "LCH-4001" in down.stderr
+
+
+def test_stopping_every_service_on_request_keeps_the_stack_for_their_start(
+    project: ProjectFactory, down_after: list[Path]
+) -> None:
+    root = small_stack(project)
+    down_after.append(root)
+    assert cli(root, "up", "-d", "--wait").returncode == 0
+    for name in ("worker", "web"):
+        assert cli(root, "stop", name).returncode == 0
+    status = json.loads(cli(root, "status", "--json").stdout)
+    assert status["state"] == "running"
+    assert {s["name"]: s["state"] for s in status["services"]} == {"web": "stopped", "worker": "stopped"}
+    assert cli(root, "start", "web").returncode == 0
+    assert cli(root, "start", "worker").returncode == 0
+    status = json.loads(cli(root, "status", "--json").stdout)
+    assert {s["name"]: s["state"] for s in status["services"]} == {"web": "ready", "worker": "ready"}
+    assert cli(root, "down").returncode == 0
