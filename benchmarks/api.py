@@ -36,7 +36,6 @@ import http.client
 import io
 import itertools
 import json
-import random
 import socket
 import statistics
 import subprocess
@@ -47,6 +46,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from freeports import free_block  # benchmarks/ is first on sys.path
 
 import launcher
 from launcher.api import ApiServer
@@ -73,23 +74,6 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
-
-
-def free_block(size: int) -> tuple[int, int]:
-    for _ in range(200):
-        low = random.randrange(20000, 60000 - size)
-        if all(_free(port) for port in range(low, low + size)):
-            return low, low + size - 1
-    raise SystemExit(f"no {size} free consecutive ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def config(services: int, listen_log: Path) -> str:
@@ -257,7 +241,7 @@ def report(name: str, windows: dict[str, list[float]]) -> None:
 def scrape_time(socket_path: Path, runs: int = 5) -> tuple[list[float], float]:
     """`runs` fresh scrapes, each more than a second after the last (each made anew), and one
     right after the last (answered with the same text)."""
-    times = []
+    times: list[float] = []
     for _ in range(runs + 1):
         time.sleep(FRESH + 0.1 if len(times) < runs else 0)
         started = time.perf_counter()

@@ -34,7 +34,6 @@ import argparse
 import contextlib
 import http.client
 import os
-import random
 import re
 import signal
 import socket
@@ -48,6 +47,7 @@ from pathlib import Path
 from typing import Literal
 
 import psutil
+from freeports import free_block  # benchmarks/ is first on sys.path
 
 Mode = Literal["multi", "shared"]
 APPS = 6
@@ -115,26 +115,6 @@ async def main(port: int) -> None:
 
 asyncio.run(main(int(sys.argv[1])))
 """
-
-
-def free_block(size: int) -> int:
-    """The first port of `size` consecutive free ports, picked at random in 20000-60000 (other
-    test suites run on this machine, on the launcher's default range among others)."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000 - size)
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise SystemExit(f"no {size} consecutive free ports found in 20000-60000")
 
 
 def write_project(root: Path, base: int) -> None:
@@ -495,7 +475,7 @@ def main() -> None:
     results = Results()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        base = free_block(3 * 10)
+        base, _ = free_block(3 * 10)
         stacks: dict[Mode, Stack] = {
             "multi": Stack("multi", root / "multi", base),
             "shared": Stack("shared", root / "shared", base + 10),

@@ -23,9 +23,7 @@ import argparse
 import json
 import math
 import os
-import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +31,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from freeports import free_block  # benchmarks/ is first on sys.path
 
 HERE = Path(__file__).parent
 PYTHON = sys.executable
@@ -53,25 +53,6 @@ class Case:
     def p90(self) -> float:
         ordered = sorted(self.times)
         return ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)]
-
-
-def free_block(size: int) -> tuple[int, int]:
-    """`size` consecutive ports of 127.0.0.1 free a moment ago, at a random place in 20000-60000."""
-    rng = random.Random()
-    for _ in range(200):
-        low = rng.randrange(20000, 60000 - size)
-        if all(_free(port) for port in range(low, low + size)):
-            return low, low + size - 1
-    raise SystemExit(f"no {size} free consecutive ports found")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def config(services: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ import psutil
 T = TypeVar("T")
 
 PROGRAMS = Path(__file__).parent / "programs"
+REPO = Path(__file__).parents[1]
 
 
 class ProjectFactory(Protocol):
@@ -242,3 +244,27 @@ Launch = Callable[..., LauncherRun]  # the type of the `launch` fixture (tests/c
 def service(name: str, events: Events, *flags: str) -> str:
     """The TOML `command` of tests/programs/stack_service.py NAME, writing to `events`."""
     return toml_list(program("stack_service", name, "--events", str(events.path), *flags))
+
+
+def cli(cwd: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """`python -m launcher ARGS` in `cwd`, without colour, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", *args],
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def copy_demo(root: Path) -> Path:
+    """The repository's demo project (launcher.toml, profiles/, examples/) copied into `root`."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("launcher.toml", "profiles", "examples"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", ".launcher"))
+        else:
+            shutil.copy(source, root / name)
+    return root

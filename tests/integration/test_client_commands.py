@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Events, Launch, LauncherRun, ProjectFactory, alive, free_port_block, service, wait_until
+from helpers import (
+    Events,
+    Launch,
+    LauncherRun,
+    ProjectFactory,
+    alive,
+    cli,
+    free_port_block,
+    service,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -39,19 +49,6 @@ class Running:
         services = json.loads(cli(self.root, "status", "--json").stdout)["services"]
         pid: int | None = next(s["pid"] for s in services if s["name"] == name)
         return pid
-
-
-def cli(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`python -m launcher ARGS` in `cwd`, without colour."""
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "launcher", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import copy_demo
 
-REPO = Path(__file__).parents[2]
 pytestmark = pytest.mark.integration
 
 # Polls the gateway until the agents have written and approved a chapter (bounded).
@@ -30,14 +29,7 @@ sys.exit(3)
 
 @pytest.mark.parametrize("mode", ["multi", "shared"])
 def test_run_full_serves_the_demo_and_the_agents_do_their_work(mode: str, tmp_path: Path) -> None:
-    project = tmp_path / "repo"
-    project.mkdir()
-    for name in ("launcher.toml", "profiles", "examples"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, project / name)
+    project = copy_demo(tmp_path / "repo")
     result = subprocess.run(
         [sys.executable, "-m", "launcher", "run", "full", "--mode", mode, "--", sys.executable, "-c", CHECK],
         cwd=project,

@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from helpers import ProjectFactory, free_port_block, program, toml_list, wait_until
+from helpers import ProjectFactory, cli, copy_demo, free_port_block, program, toml_list, wait_until
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).parents[2]
-
-
-def cli(root: Path, *words: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "launcher", *words],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
 
 
 def state(root: Path) -> dict[str, object] | None:
@@ -96,14 +81,7 @@ def small_stack(project: ProjectFactory, name: str | None = None, extra: str = "
 
 
 def test_the_demo_stack_up_status_logs_restart_metrics_down(tmp_path: Path, down_after: list[Path]) -> None:
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in ("launcher.toml", "profiles", "examples"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / name)
+    root = copy_demo(tmp_path / "repo")
     down_after.append(root)
     up = cli(root, "up", "full", "-d", "--wait", "--timeout", "60")
     assert up.returncode == 0, up.stdout + up.stderr

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import copy_demo
 
 REPO = Path(__file__).parents[2]
 WORKFLOW = REPO / "examples" / "ci" / "github-actions.yml"
@@ -44,15 +44,7 @@ def test_the_workflow_marks_both_recipes() -> None:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
-    root = tmp_path / "demo"
-    root.mkdir()
-    for name in ("launcher.toml", "profiles", "examples"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", ".launcher"))
-        else:
-            shutil.copy(source, root / name)
-    return root
+    return copy_demo(tmp_path / "demo")
 
 
 @pytest.mark.parametrize(("name", "run"), STEPS, ids=[n for n, _ in STEPS])
