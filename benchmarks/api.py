@@ -19,7 +19,7 @@ Then two windows of SECONDS / 2, without and with the status load, restart s00 2
 measure listen() to ready: from the moment it listens (its own timestamp) to the launcher
 marking it ready, the readiness probe's part of a start.
 
---gc-freeze calls gc.freeze() once the stack is ready, to show what the CLI would gain by it.
+--gc-freeze calls gc.freeze() once the stack is ready, as `launcher run` does (the library does not).
 
 Targets: status p99 < 50 ms; no effect on probes: under the status load, the p99 liveness
 lateness and the median listen()-to-ready within 5 ms of the same without load, and no failed

@@ -6,10 +6,14 @@ launcher left running, as it catches services.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import socket
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -248,3 +252,59 @@ def test_stopping_every_service_on_request_keeps_the_stack_for_their_start(
     status = json.loads(cli(root, "status", "--json").stdout)
     assert {s["name"]: s["state"] for s in status["services"]} == {"web": "ready", "worker": "ready"}
     assert cli(root, "down").returncode == 0
+
+
+def tcp_get(port: int, target: str, token: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", target, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_the_opt_in_tcp_listener_wants_the_generated_token(
+    project: ProjectFactory, down_after: list[Path]
+) -> None:
+    api_port = free_port_block(1)[0]
+    root = small_stack(project)
+    config = root / "launcher.toml"
+    config.write_text(
+        config.read_text().replace("stop_timeout = 5", f'stop_timeout = 5\napi = "127.0.0.1:{api_port}"')
+    )
+    down_after.append(root)
+    env_token = {k: v for k, v in os.environ.items() if k != "LAUNCHER_API_TOKEN"}
+    up = subprocess.run(
+        [sys.executable, "-m", "launcher", "up", "-d", "--wait"],
+        cwd=root,
+        env=env_token,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert up.returncode == 0, up.stderr
+    token_file = root / ".launcher" / "run" / "api.token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text().strip()
+    assert tcp_get(api_port, "/v1/status") == 401
+    assert tcp_get(api_port, "/v1/status", "wrong") == 401
+    assert tcp_get(api_port, "/v1/status", token) == 200
+    assert cli(root, "down").returncode == 0
+
+
+def test_a_taken_api_address_is_lch_4004_and_nothing_starts(project: ProjectFactory) -> None:
+    root = small_stack(project)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = root / "launcher.toml"
+        config.write_text(
+            config.read_text().replace("stop_timeout = 5", f'stop_timeout = 5\napi = "127.0.0.1:{port}"')
+        )
+        run = cli(root, "run")
+    assert run.returncode == 1
+    assert "LCH-4004" in run.stderr
+    assert "web" not in run.stdout.replace("[launcher]", "")  # no service started
+    assert state(root) is None
