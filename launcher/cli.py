@@ -102,6 +102,12 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--mode", choices=["auto", "multi", "shared"], help="process mode")
     command.add_argument("--no-deps", action="store_true", help="do not start dependencies")
     command.add_argument("--keep-going", action="store_true", help="keep what started if one fails")
+    command.add_argument("--watch", action="store_true", help="restart services when their files change")
+    command.add_argument("--debug", metavar="SERVICE", help="run this Python service under debugpy")
+    command.add_argument(
+        "--debug-port", type=_port, default=5678, metavar="N", help="debugpy's port (default 5678)"
+    )
+    command.add_argument("--debug-wait", action="store_true", help="with --debug: wait for the debugger")
     # Set by `up -d` on the launcher it starts: services' lines go to their log files only.
     command.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
 
@@ -178,6 +184,14 @@ def _count(text: str) -> int:
 
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"not a number of lines: {text!r}")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
     return int(text)
 
 

@@ -53,6 +53,9 @@ class HostLink:
         pass_fds: Sequence[int] = (),
     ) -> HostHandle:
         self._gone = False
+        # A new host is coming: hosted starts wait for it (a stopped host's host_ended() left
+        # the event set, and the old, exited process would fail them at once).
+        self._alive.clear()
         ours, theirs = socket.socketpair()
         try:
             process = await self._spawner(

@@ -110,6 +110,8 @@ class Orchestrator:
         self.claim()
         if self.plan.mode_reason:
             self.sink.event("launcher", self.plan.mode_reason)
+        for note in self.plan.notes:
+            self.sink.event("launcher", note)
         specs = self.plan.specs
         argv_fds = self._bind_ports(specs)
         self._prober = Prober()

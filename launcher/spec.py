@@ -109,6 +109,8 @@ class Plan:
     watch: bool = False
     api: str | None = None
     mode_reason: str = ""
+    # Lines the launcher prints at start, after the mode's (such as where debugpy listens).
+    notes: tuple[str, ...] = ()
 
     def spec(self, name: str) -> ProcessSpec:
         for spec in self.specs:

@@ -50,7 +50,25 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
         environ=os.environ,
         is_taken=lambda port: not port_is_free(port),
     )
+    if getattr(args, "debug", None):
+        plan = _debugged(plan, args)
     return loaded, plan
+
+
+def _debugged(plan: Plan, args: argparse.Namespace) -> Plan:
+    """`--debug SERVICE`: refused before anything starts without debugpy, or on a taken port."""
+    import importlib.util
+
+    from launcher.debugging import Debug, debug_plan, debug_port_taken, missing_debugpy
+    from launcher.sockets import port_is_free
+
+    debug = Debug(args.debug, port=args.debug_port, wait=args.debug_wait)
+    plan = debug_plan(plan, debug, python=sys.executable)
+    if importlib.util.find_spec("debugpy") is None:
+        raise missing_debugpy()
+    if not port_is_free(debug.port):
+        raise debug_port_taken(debug)
+    return plan
 
 
 def plan_args(args: argparse.Namespace, profile: str | None = None) -> tuple[Loaded, Plan]:

@@ -1,5 +1,6 @@
-"""`launcher run [PROFILE] [SERVICE...] [--no-deps] [--keep-going] [-- CMD ...]`: the stack in
-the foreground.
+"""`launcher run [PROFILE] [SERVICE...] [--no-deps] [--keep-going] [--watch] [-- CMD ...]`: the
+stack in the foreground. With --watch (or `watch = true` in the profile), once it has started,
+a change of a service's files restarts that service (launcher/reload.py).
 
 Signals: the first SIGINT, SIGTERM or SIGHUP starts a graceful stop; a second SIGINT kills every
 service at once. With `-- CMD`, CMD runs in the launcher's own process group, so Ctrl-C reaches
@@ -26,6 +27,10 @@ from launcher.output import Sink, make_sink
 from launcher.spec import Plan
 from launcher.state import ServiceState, StateChange
 
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from launcher.reload import Reloader
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -40,7 +45,8 @@ def main(args: argparse.Namespace) -> int:
         echo=not args.detached,
     )
     try:
-        return asyncio.run(_run(plan, sink, args.command_argv, keep_going=args.keep_going))
+        watch = args.watch or plan.watch
+        return asyncio.run(_run(plan, sink, args.command_argv, keep_going=args.keep_going, watch=watch))
     finally:
         sink.close()
 
@@ -86,8 +92,9 @@ class _Signals:
         return 128 + self.received[0] if self.received else None
 
 
-async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bool) -> int:
+async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bool, watch: bool) -> int:
     loop = asyncio.get_running_loop()
+    watching: Reloader | None = None
     signals = _Signals(sink)
     orchestrator = Orchestrator(plan, sink=sink, keep_going=keep_going)
     orchestrator.claim()  # before the API's socket: that of a running launcher is not ours
@@ -115,10 +122,16 @@ async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bo
         # as the stack: out of the collector's sight, a full collection no longer stalls the
         # loop for 20-40 ms, which made probes late under API load (benchmarks/api.py).
         gc.freeze()
+        if watch:
+            from launcher.reload import Reloader  # imports watchdog: only when watching
+
+            watching = await Reloader(orchestrator).start()
         if command:
             return await _run_command(plan, command, signals)
-        return await _serve(orchestrator, signals)
+        return await _serve(orchestrator, signals, watching=watching is not None)
     finally:
+        if watching is not None:
+            await watching.aclose()  # no reload may start a service the stop is taking down
         await orchestrator.stop()
         await api.aclose()
         # Everything is stopped: a late signal must not turn the exit into a traceback.
@@ -127,9 +140,11 @@ async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bo
             signal.signal(sig, signal.SIG_IGN)
 
 
-async def _serve(orchestrator: Orchestrator, signals: _Signals) -> int:
+async def _serve(orchestrator: Orchestrator, signals: _Signals, *, watching: bool = False) -> int:
     """Run until a stop signal, or until no service is left running (one stopped on request
-    through the control API does not count: it waits there for a start)."""
+    through the control API does not count: it waits there for a start). With --watch, only
+    until a stop signal: the next change of their files starts the services again."""
+    said = False
     while not signals.stop.is_set():
         running = [
             s
@@ -138,10 +153,13 @@ async def _serve(orchestrator: Orchestrator, signals: _Signals) -> int:
             not in (ServiceState.STOPPED, ServiceState.COMPLETED, ServiceState.FAILED, ServiceState.SKIPPED)
         ]
         held = any(s.held for s in orchestrator.supervisors.values())
-        if not running and not held:
+        if not running and not held and not watching:
             failed = any(s.state is ServiceState.FAILED for s in orchestrator.supervisors.values())
             orchestrator.sink.event("launcher", "no service is left running")
             return 1 if failed else 0
+        if not running and not held and not said:
+            orchestrator.sink.event("launcher", "no service is left running; waiting for a change (--watch)")
+        said = not running and not held
         changed = asyncio.ensure_future(_any_change(orchestrator))
         stop = asyncio.ensure_future(signals.stop.wait())
         await asyncio.wait({changed, stop}, return_when=asyncio.FIRST_COMPLETED)

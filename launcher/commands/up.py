@@ -90,6 +90,11 @@ def _run_words(args: argparse.Namespace) -> list[str]:
         words.append("--no-deps")
     if args.keep_going:
         words.append("--keep-going")
+    if args.watch:
+        words.append("--watch")
+    if args.debug:
+        words += ["--debug", args.debug, "--debug-port", str(args.debug_port)]
+        words += ["--debug-wait"] if args.debug_wait else []
     return [*words, *args.words]
 
 
