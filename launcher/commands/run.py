@@ -152,14 +152,15 @@ async def _serve(orchestrator: Orchestrator, signals: _Signals, *, watching: boo
             if s.state
             not in (ServiceState.STOPPED, ServiceState.COMPLETED, ServiceState.FAILED, ServiceState.SKIPPED)
         ]
-        held = any(s.held for s in orchestrator.supervisors.values())
-        if not running and not held and not watching:
+        # A service stopped on request (held) waits for its start: the stack is not over.
+        idle = not running and not any(s.held for s in orchestrator.supervisors.values())
+        if idle and not watching:
             failed = any(s.state is ServiceState.FAILED for s in orchestrator.supervisors.values())
             orchestrator.sink.event("launcher", "no service is left running")
             return 1 if failed else 0
-        if not running and not held and not said:
+        if idle and not said:
             orchestrator.sink.event("launcher", "no service is left running; waiting for a change (--watch)")
-        said = not running and not held
+        said = idle
         changed = asyncio.ensure_future(_any_change(orchestrator))
         stop = asyncio.ensure_future(signals.stop.wait())
         await asyncio.wait({changed, stop}, return_when=asyncio.FIRST_COMPLETED)
