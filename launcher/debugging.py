@@ -25,6 +25,7 @@ HOST = "127.0.0.1"
 INSTALL_HINT = "pip install 'launcher[debug]'"
 CODE = "LCH-1031"
 MISSING_CODE = "LCH-1032"
+COMMAND_LINE = Origin("command line")
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 # Interpreter options that take a value as the next word (`python -W error -m x`).
 _OPTIONS_WITH_VALUE = ("-W", "-X", "--check-hash-based-pycs")
@@ -37,6 +38,8 @@ class Debug:
     service: str
     port: int = DEFAULT_PORT
     wait: bool = False
+    # Where the request came from: the command line, or a profile's `debug = "SERVICE"`.
+    origin: Origin = COMMAND_LINE
 
 
 def debug_plan(plan: Plan, debug: Debug, *, python: str) -> Plan:
@@ -49,11 +52,16 @@ def debug_plan(plan: Plan, debug: Debug, *, python: str) -> Plan:
     specs = [s for s in plan.specs if s.service == debug.service]
     if not specs:
         names = ", ".join(dict.fromkeys(s.service for s in plan.specs if s.service != hosting.HOST))
-        _refuse(f"service '{debug.service}' is not in this run (it runs: {names})", "name one of those")
+        _refuse(
+            f"service '{debug.service}' is not in this run (it runs: {names})",
+            "name one of those",
+            debug.origin,
+        )
     if len(specs) > 1:
         _refuse(
             f"service '{debug.service}' runs {len(specs)} replicas, which cannot share one debug port",
             "debug it with replicas = 1 (in launcher.local.toml)",
+            debug.origin,
         )
     target = specs[0]
     hosted = target.host is not None
@@ -88,16 +96,24 @@ def debug_argv(spec: ProcessSpec, debug: Debug, *, python: str) -> tuple[str, ..
     argv = spec.argv
     name = spec.service
     if spec.kind == "external":
-        _refuse(f"service '{name}' is external: launcher does not run it", "debug a service launcher starts")
+        _refuse(
+            f"service '{name}' is external: launcher does not run it",
+            "debug a service launcher starts",
+            debug.origin,
+        )
     hint = "--debug takes an app, a task, or a command that starts with python"
     if spec.shell:
-        _refuse(f"service '{name}' runs its command through a shell (shell = true)", hint)
+        _refuse(f"service '{name}' runs its command through a shell (shell = true)", hint, debug.origin)
     if not argv or not _is_python(argv[0], python):
         shown = argv[0] if argv else "nothing"
-        _refuse(f"service '{name}' does not run Python (its command starts with '{shown}')", hint)
+        _refuse(
+            f"service '{name}' does not run Python (its command starts with '{shown}')", hint, debug.origin
+        )
     at = _script_at(argv)
     if at >= len(argv):
-        _refuse(f"service '{name}' runs the interpreter without a script or module", "give it one")
+        _refuse(
+            f"service '{name}' runs the interpreter without a script or module", "give it one", debug.origin
+        )
     listen = ["-m", "debugpy", "--listen", f"{HOST}:{debug.port}"]
     if debug.wait:
         listen.append("--wait-for-client")
@@ -116,14 +132,14 @@ def _script_at(argv: tuple[str, ...]) -> int:
     return at
 
 
-def missing_debugpy() -> ConfigError:
-    """The error of `--debug` where debugpy is not installed."""
+def missing_debugpy(debug: Debug) -> ConfigError:
+    """The error of `--debug` (or a profile's `debug`) where debugpy is not installed."""
     return ConfigError(
         [
             Diagnostic(
                 MISSING_CODE,
-                "--debug needs debugpy, which is not installed in this environment",
-                Origin("command line"),
+                f"debugging {debug.service} needs debugpy, which is not installed in this environment",
+                debug.origin,
                 f"install it with `{INSTALL_HINT}` (or `pip install debugpy`)",
             )
         ]
@@ -135,11 +151,11 @@ def debug_port_taken(debug: Debug) -> PortTaken:
     diagnostic = Diagnostic(
         "LCH-3002",
         f"debug port {debug.port} is already in use",
-        Origin("command line"),
+        debug.origin,
         "stop that program, or give --debug-port another port",
     )
     return PortTaken([diagnostic], service=debug.service)
 
 
-def _refuse(message: str, hint: str) -> NoReturn:
-    raise ConfigError([Diagnostic(CODE, f"cannot debug: {message}", Origin("command line"), hint)])
+def _refuse(message: str, hint: str, origin: Origin) -> NoReturn:
+    raise ConfigError([Diagnostic(CODE, f"cannot debug: {message}", origin, hint)])

@@ -41,6 +41,9 @@ class Loaded:
     dotenv: dict[str, str] = field(default_factory=dict)
     service_env_files: dict[str, dict[str, str]] = field(default_factory=dict)
     profiles: list[str] = field(default_factory=list)
+    # A profile's `debug = "SERVICE"`, and the line that says so.
+    debug: str | None = None
+    debug_origin: Origin | None = None
 
     @property
     def root(self) -> Path:
@@ -104,12 +107,16 @@ def load(
     select: list[str] | None = None
     select_origin: Origin | None = None
     watch = False
+    debug: str | None = None
+    debug_origin: Origin | None = None
     if name is not None:
         chain = _profile_chain(name, name_origin, profiles, problems)
         for layer in chain:
             if isinstance(layer.data.get("select"), list):
                 select, select_origin = layer.data["select"], layer.origin(("select",))
             watch = bool(layer.data.get("watch", watch))
+            if isinstance(layer.data.get("debug"), str):
+                debug, debug_origin = layer.data["debug"], layer.origin(("debug",))
 
     merged = Layered(fallback=base.fallback)
     merged.merge(base)
@@ -144,6 +151,8 @@ def load(
         dotenv,
         env_files,
         sorted(profiles),
+        debug,
+        debug_origin,
     )
 
 

@@ -259,6 +259,8 @@ class Profile(Strict):
     extends: str | None = None
     select: list[str] | None = None
     watch: bool | None = None
+    # A service to run under debugpy, as `--debug SERVICE` would (which takes precedence).
+    debug: str | None = None
     launcher: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, EnvValue] = Field(default_factory=dict)
     services: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -50,22 +50,27 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
         environ=os.environ,
         is_taken=lambda port: not port_is_free(port),
     )
-    if getattr(args, "debug", None):
-        plan = _debugged(plan, args)
+    if getattr(args, "debug", None) or loaded.debug:
+        plan = _debugged(plan, loaded, args)
     return loaded, plan
 
 
-def _debugged(plan: Plan, args: argparse.Namespace) -> Plan:
-    """`--debug SERVICE`: refused before anything starts without debugpy, or on a taken port."""
+def _debugged(plan: Plan, loaded: Loaded, args: argparse.Namespace) -> Plan:
+    """`--debug SERVICE` (or the profile's `debug`): refused before anything starts without
+    debugpy, or on a taken port."""
     import importlib.util
 
     from launcher.debugging import Debug, debug_plan, debug_port_taken, missing_debugpy
+    from launcher.diagnostics import Origin
     from launcher.sockets import port_is_free
 
-    debug = Debug(args.debug, port=args.debug_port, wait=args.debug_wait)
+    chosen = getattr(args, "debug", None)
+    service = chosen or loaded.debug or ""
+    origin = Origin("command line") if chosen else loaded.debug_origin or Origin("command line")
+    debug = Debug(service, port=args.debug_port, wait=args.debug_wait, origin=origin)
     plan = debug_plan(plan, debug, python=sys.executable)
     if importlib.util.find_spec("debugpy") is None:
-        raise missing_debugpy()
+        raise missing_debugpy(debug)
     if not port_is_free(debug.port):
         raise debug_port_taken(debug)
     return plan

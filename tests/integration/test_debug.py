@@ -196,3 +196,26 @@ def test_a_taken_debug_port_or_a_service_that_is_not_python_starts_nothing(proje
     assert refused.returncode == 2, refused.stderr
     assert "error[LCH-1031]: cannot debug: service 'shell' does not run Python" in refused.stderr
     assert refused.stdout == ""
+
+
+def test_a_profile_names_the_service_to_debug(project: ProjectFactory, launch: Launch) -> None:
+    root, debug_port, _ = _stack(project)
+    config = root / "launcher.toml"
+    config.write_text(
+        config.read_text() + '\n[profiles.dbg]\ndebug = "web"\n\n[profiles.wrong]\ndebug = "nope"\n'
+    )
+    wrong_line = config.read_text().splitlines().index('debug = "nope"') + 1
+    refused = cli(root, "run", "wrong", "--mode", "multi")
+    assert refused.returncode == 2, refused.stderr
+    assert "error[LCH-1031]: cannot debug: service 'nope' is not in this run" in refused.stderr
+    assert f"launcher.toml:{wrong_line}" in refused.stderr
+    assert refused.stdout == ""
+
+    run = launch(root, "dbg", "--mode", "multi", "--debug-port", str(debug_port))
+    run.wait_output("1/1 services ready")
+    assert f"[web] debugpy listens on 127.0.0.1:{debug_port}" in run.output
+    client = wait_until(lambda: _connect(debug_port), 15, message="debugpy's port to accept")
+    assert client.initialize()["success"] is True
+    client.close()
+    run.signal(signal.SIGINT)
+    assert run.wait() == 130, run.output

@@ -13,6 +13,7 @@ import asyncio
 import errno
 import os
 import re
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -284,6 +285,44 @@ async def test_the_inotify_watch_limit_falls_back_to_polling(tmp_path: Path) -> 
         started_stop = time.monotonic()
         await watcher.aclose()
         assert time.monotonic() - started_stop < 2
+
+
+async def test_events_cross_to_the_loop_thread_safely_under_asyncio_debug(tmp_path: Path) -> None:
+    """pitfalls T7.6: in debug mode asyncio raises on a loop call from another thread; every
+    event must reach the callback on the loop's own thread, and the observer stop promptly."""
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    errors: list[object] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    threads: set[int] = set()
+    seen: set[Path] = set()
+    names = [tmp_path / f"f{i}.py" for i in range(200)]
+    all_seen = asyncio.Event()
+
+    def on_change(kind: str, path: Path, dest: Path | None) -> None:
+        threads.add(threading.get_ident())
+        seen.add(path)
+        if set(names) <= seen:
+            all_seen.set()
+
+    hook, thread_errors = threading.excepthook, []
+    threading.excepthook = thread_errors.append
+    try:
+        watcher = Watcher([(tmp_path, True)], on_change)
+        assert await watcher.start() is None
+        for path in names:
+            path.write_text("x")
+        async with asyncio.timeout(10):
+            await all_seen.wait()
+        started_stop = time.monotonic()
+        await watcher.aclose()
+        assert time.monotonic() - started_stop < 1
+    finally:
+        threading.excepthook = hook
+        loop.set_debug(False)
+    assert threads == {threading.get_ident()}
+    assert errors == []
+    assert thread_errors == []
 
 
 def test_changes_during_a_restart_make_exactly_one_more_restart_never_two_copies(
