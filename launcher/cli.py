@@ -31,6 +31,7 @@ COMMANDS = {
     "config": ("config", "print the merged configuration"),
     "graph": ("graph", "print the dependency graph"),
     "compile": ("compile", "write Procfile.d/<profile>.Procfile and its env file"),
+    "export": ("export", "write the stack for systemd, supervisord, runit, docker compose or kubernetes"),
     "schema": ("schema", "print the JSON Schema of launcher.toml"),
     "init": ("init", "write a launcher.toml to start from"),
     "recommend": ("recommend", "explain which mode `--mode auto` picks here, and why"),
@@ -148,6 +149,26 @@ def _compile_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _export_options(command: argparse.ArgumentParser) -> None:
+    from launcher.exports import FORMATS
+
+    command.add_argument("format", choices=FORMATS, metavar="FORMAT", help=", ".join(FORMATS))
+    _profile_option(command)
+    command.add_argument(
+        "-o", "--output", metavar="DIR", default=None, help="directory (default: deploy/FORMAT)"
+    )
+    command.add_argument(
+        "--root",
+        metavar="DIR",
+        default=None,
+        help="where the project is where it runs (default: its directory here; /app in an image)",
+    )
+    command.add_argument("--python", metavar="PATH", default="python", help="its interpreter there")
+    command.add_argument(
+        "--user", metavar="NAME", default=None, help="the user it runs as (systemd, supervisord, runit)"
+    )
+
+
 def _schema_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--profile", action="store_true", help="the schema of a profile file instead")
 
@@ -202,6 +223,7 @@ _OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "config": _config_options,
     "graph": _graph_options,
     "compile": _compile_options,
+    "export": _export_options,
     "schema": _schema_options,
     "init": _init_options,
     "down": _down_options,
