@@ -74,7 +74,7 @@ def build_plan(
             if name == apps[0]:
                 requests.append(PortRequest(hosting.HOST, service.port or "auto", origin))
         elif service.wants_port:
-            requests.append(PortRequest(_instance(name, i), service.port or "auto", origin))
+            requests.append(PortRequest(_instance(name, i, service.replicas), service.port or "auto", origin))
     settings = config.launcher
     ports = hosting.hosted_ports(
         assign_ports(requests, (settings.ports[0], settings.ports[1]), is_taken), apps

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from helpers import (
     Events,
     Launch,
     ProjectFactory,
+    cli,
     free_port_block,
     service,
     wait_until,
@@ -168,3 +170,24 @@ start_retries = 0
     output = launcher.output
     assert "[late] ready" not in output
     assert f"port {late_port} is already in use by pid {os.getpid()}" in output
+
+
+def test_each_replica_gets_a_port_of_its_own_and_x_port_names_the_first(project: ProjectFactory) -> None:
+    low, high = free_port_block()
+    root = project()
+    events = Events(root / "events")
+    (root / "launcher.toml").write_text(f"""
+[launcher]
+ports = [{low}, {high}]
+[services.web]
+command = {service("web", events, "--listen")}
+port = "auto"
+replicas = 2
+""")
+    show = "import os; print('seen', os.environ['WEB_PORT'], os.environ['WEB_URL'])"
+    done = cli(root, "run", "--no-color", "--", sys.executable, "-c", show)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"seen {low} http://127.0.0.1:{low}" in done.stdout
+    # Both replicas listened on $PORT, which readiness (a port that accepts) proves distinct.
+    assert len(events.pids("web")) == 2
+    assert "2/2 services ready" in done.stdout
