@@ -63,6 +63,10 @@ class Unit:
     depends_on: tuple[DependencySpec, ...]
     # 0 when it depends on nothing exported; else one more than its deepest dependency.
     level: int
+    # The spec's probes, unless they hold a secret (a password in a URL): those cannot be
+    # written out, and are left out with a note.
+    probe: ProbeSpec | None = None
+    liveness: ProbeSpec | None = None
 
     @property
     def name(self) -> str:
@@ -98,7 +102,14 @@ class Deployment:
             *self.notes,
             *extra,
         ]
-        wrapped = [part for line in lines for part in textwrap.wrap(line, 96, subsequent_indent="  ") or [""]]
+        wrapped = [
+            part
+            for line in lines
+            for part in textwrap.wrap(
+                line, 96, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False
+            )
+            or [""]
+        ]
         return "".join(f"{comment} {line}".rstrip() + "\n" for line in wrapped)
 
     @property
@@ -109,7 +120,7 @@ class Deployment:
         """`unit`'s readiness probe aimed from elsewhere (another container, its init step)."""
         from launcher.exports.probecommands import rehost
 
-        probe = unit.spec.probe
+        probe = unit.probe
         host = self.hosts.get(unit.name)
         return rehost(probe, host) if probe is not None and host is not None else probe
 
@@ -145,15 +156,26 @@ def deployment(
         env, secrets = _split_env(spec.env)
         if hosts:
             env = {k: _rehosted(v, by_port) for k, v in env.items()}
+        argv = _container_argv(spec) if hosts else spec.argv
+        hidden = {spec.env[k]: k for k in secrets if len(spec.env[k]) >= 4}
+        if any(value in word for word in argv for value in hidden):
+            argv = tuple(_referenced(word, hidden) for word in argv)
+            notes.append(
+                f"{spec.name}: its command holds secret values, written as ${{NAME}}: "
+                "the engine must expand them from its environment."
+            )
+        probe, liveness = (_public_probe(p, spec.name, notes) for p in (spec.probe, spec.liveness))
         units.append(
             Unit(
                 spec=spec,
-                argv=_container_argv(spec) if hosts else spec.argv,
+                argv=argv,
                 cwd=str(PurePosixPath(target.root) / spec.cwd.relative_to(plan.root)),
                 env=dict(sorted(env.items())),
                 secrets=secrets,
                 depends_on=depends,
                 level=levels[spec.name],
+                probe=probe,
+                liveness=liveness,
             )
         )
     for spec in external:
@@ -166,7 +188,7 @@ def deployment(
             "so launcher must be installed where they run."
         )
     for unit in units:
-        if unit.spec.probe is not None and unit.spec.probe.kind == "log":
+        if unit.probe is not None and unit.probe.kind == "log":
             notes.append(f"{unit.name}: its log probe has no equivalent here; it is ready once started.")
         if hosts:
             notes.extend(_loopback_notes(unit))
@@ -210,6 +232,19 @@ def _split_env(env: Mapping[str, str]) -> tuple[dict[str, str], tuple[str, ...]]
         else:
             public[key] = value
     return public, tuple(sorted(secret))
+
+
+def _public_probe(probe: ProbeSpec | None, name: str, notes: list[str]) -> ProbeSpec | None:
+    if probe is None or mask_text(probe.target) == probe.target:
+        return probe
+    notes.append(f"{name}: its {probe.kind} probe holds a password, so it is not exported.")
+    return None
+
+
+def _referenced(word: str, hidden: Mapping[str, str]) -> str:
+    for value, key in hidden.items():
+        word = word.replace(value, f"${{{key}}}")
+    return word
 
 
 def _rehosted(value: str, by_port: Mapping[int, str]) -> str:

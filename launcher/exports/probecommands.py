@@ -20,12 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 from launcher.spec import ProbeSpec
 
 # http.client does not raise on an error status, so `expect` is compared as the launcher does
-# (0: any answer at all).
+# (0: any answer at all). Only double quotes inside: the check goes into single-quoted shell
+# words, where a single quote would have to be spelled '"'"'.
 HTTP_CHECK = (
     "import http.client as h,sys,urllib.parse as p;u=p.urlsplit(sys.argv[1]);"
-    "c=(h.HTTPSConnection if u.scheme=='https' else h.HTTPConnection)"
+    'c=(h.HTTPSConnection if u.scheme=="https" else h.HTTPConnection)'
     "(u.hostname,u.port,timeout=float(sys.argv[2]));"
-    "c.request('GET',(u.path or '/')+('?'+u.query if u.query else ''));"
+    'c.request("GET",(u.path or "/")+("?"+u.query if u.query else ""));'
     "s=c.getresponse().status;e=int(sys.argv[3]);sys.exit(0 if e in (0,s) else 1)"
 )
 TCP_CHECK = (
