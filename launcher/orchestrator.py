@@ -13,7 +13,6 @@ call stop() and kill().
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import socket
@@ -94,6 +93,7 @@ class Orchestrator:
         self._reaper: Reaper | None = None
         self._host: HostLink | None = None
         self._state_write: asyncio.TimerHandle | None = None
+        self._state_unwritable = False  # said once: the state file could not be written
         self._lock: int | None = None  # the project's launcher lock (statefile.lock)
         self._progress = True
         self._start_clock = self.clock.now()
@@ -386,8 +386,20 @@ class Orchestrator:
         """Write the state file now (and drop a pending delayed write: this one covers it)."""
         self._cancel_state_write()
         if self.use_state_file and self.state != "stopped":
-            with contextlib.suppress(OSError):
+            try:
                 statefile.write(self.plan.root, self.record())
+            except OSError as exc:
+                # The stack runs on; but `status` and the next run's clean-up after a crash
+                # need this file, so say once that it is missing.
+                if not self._state_unwritable:
+                    self._state_unwritable = True
+                    self.sink.event(
+                        "launcher",
+                        f"cannot write {statefile.state_dir(self.plan.root) / statefile.STATE_FILE}: "
+                        f"{exc.strerror or exc}; `launcher status` will not find this stack",
+                    )
+            else:
+                self._state_unwritable = False
 
     def _write_state_soon(self) -> None:
         """Write the state file within STATE_WRITE_DELAY, once for every change until then."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from launcher.modes import Mode
+
 # "host": the shared-mode process that serves the stack's apps and runs its tasks.
 Kind = Literal["command", "app", "task", "external", "host"]
 Condition = Literal["started", "ready", "completed"]
@@ -98,7 +100,7 @@ class Plan:
 
     stack: str
     profile: str | None
-    mode: Literal["multi", "shared"]
+    mode: Mode
     root: Path
     config_path: Path
     specs: tuple[ProcessSpec, ...]
