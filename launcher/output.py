@@ -9,8 +9,10 @@ on a reader that is slow or stopped. When lines had to wait, the launcher says s
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import select
 import tempfile
 import threading
 import time
@@ -253,9 +255,9 @@ class StreamSink:
             if self.live and (self._block_lines or block):
                 clear = f"\x1b[{self._block_lines}F\x1b[J" if self._block_lines else ""
                 self._block_lines = block.count("\n")
-                self.stream.write(clear + text + block)
+                _write_all(self.stream, clear + text + block)
             elif text:
-                self.stream.write(text)
+                _write_all(self.stream, text)
             self.stream.flush()
         except (OSError, ValueError):
             pass  # the reader went away: output is best effort, the stack runs on
@@ -292,6 +294,29 @@ def make_sink(
     live = log_format == "text" and _isatty(stream)
     sink = StreamSink(stream, formatter, log_files=log_files, live=live, echo=echo)
     return sink
+
+
+def _write_all(stream: TextIO, text: str) -> None:
+    """`stream.write(text)`, all of it.
+
+    With PYTHONUNBUFFERED (or `python -u`), sys.stdout writes through a raw FileIO: a write(2)
+    that a signal interrupts after part of the data returns a short count, which TextIOWrapper
+    ignores, and the rest of the batch is lost without an error. Behind a full pipe that is a
+    matter of time, since signals (SIGCHLD of every probe command) keep coming. So the bytes go
+    out here, to the end; a buffered stream already does this itself.
+    """
+    raw = getattr(stream, "buffer", None)
+    if not isinstance(raw, io.RawIOBase):
+        stream.write(text)
+        return
+    stream.flush()
+    data = memoryview(text.encode(stream.encoding or "utf-8", "replace"))
+    while data:
+        written = raw.write(data)
+        if written is None:  # a non-blocking stream that is full: wait until it takes more
+            select.select([], [raw.fileno()], [])
+            continue
+        data = data[written:]
 
 
 def _isatty(stream: TextIO) -> bool:
