@@ -1,17 +1,20 @@
 """Readiness and liveness checks: one small async function per kind, in a registry.
 
-Every check is one attempt bounded by the probe's timeout and answers a ProbeResult. HTTP goes
-through the one aiohttp session of the Prober, made with trust_env=False: probes always go to
-the address given, never through a proxy from the environment.
+Every check is one attempt bounded by the probe's timeout and answers a ProbeResult. Plain HTTP
+to an address is one GET on the loop's own socket calls; HTTPS and host names go through the
+one aiohttp session of the Prober, made with trust_env=False. Either way probes go to the
+address given, never through a proxy from the environment.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import re
 import signal
+import socket
 import struct
 import subprocess
 import time
@@ -20,9 +23,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from launcher.spec import ProbeSpec
+
+HTTP_HEAD_LIMIT = 65536  # bytes of an answer's head, at most
+HTTP_BODY_LIMIT = 1 << 20  # bytes of a body read to its end; the rest is not waited for
 
 
 @dataclass(frozen=True)
@@ -119,10 +125,83 @@ class Prober:
 
 
 async def _http(prober: Prober, probe: ProbeSpec, log: LogWatch | None) -> tuple[bool, str]:
-    async with prober.session().get(probe.target) as response:
-        await response.read()
-        ok = probe.expect == 0 or response.status == probe.expect
-        return ok, f"HTTP {response.status}"
+    url = urlsplit(probe.target)
+    if url.scheme == "http" and _is_address(url.hostname):
+        status = await _plain_get(url)
+    else:  # https, or a name to resolve: aiohttp's session does it all
+        async with prober.session().get(probe.target) as response:
+            await response.read()
+            status = response.status
+    return probe.expect == 0 or status == probe.expect, f"HTTP {status}"
+
+
+def _is_address(host: str | None) -> bool:
+    try:
+        ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return True
+
+
+async def _plain_get(url: SplitResult) -> int:
+    """One `GET` over a fresh connection (Connection: close), its status, its answer read to
+    the end (a server cut off mid-answer would log an error of its own).
+
+    The common probe, plain HTTP to an address (most often a service on 127.0.0.1), written
+    on the loop's socket calls: steady probing of a large stack (200 services at 5 Hz) spent
+    twice the CPU through aiohttp's client. Never through a proxy, as every probe.
+    """
+    loop = asyncio.get_running_loop()
+    host = url.hostname or "127.0.0.1"
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, (host, url.port or 80))
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        request = f"GET {path} HTTP/1.1\r\nHost: {url.netloc.rpartition('@')[2]}\r\n"
+        await loop.sock_sendall(
+            sock, (request + "User-Agent: launcher-probe\r\nConnection: close\r\n\r\n").encode()
+        )
+        answer = bytearray()
+        while b"\r\n\r\n" not in answer:
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk or len(answer) > HTTP_HEAD_LIMIT:
+                raise ConnectionError(
+                    "the connection closed before an HTTP answer" if not chunk else "no HTTP answer"
+                )
+            answer += chunk
+        head, _, body = bytes(answer).partition(b"\r\n\r\n")
+        status, length, chunked = _http_head(head)
+        # Read the body as the head says it ends: its length, the last chunk, or the close.
+        while (
+            (length is None or len(body) < length)
+            and not (chunked and body.endswith(b"0\r\n\r\n"))
+            and len(body) < HTTP_BODY_LIMIT
+        ):
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                break
+            body += chunk
+        return status
+    finally:
+        sock.close()
+
+
+def _http_head(head: bytes) -> tuple[int, int | None, bool]:
+    """The status, the Content-Length (None: not given) and whether the body is chunked."""
+    lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/") or not code.isdigit():
+        raise ValueError(f"not an HTTP answer: {lines[0][:60]!r}")
+    fields = {
+        name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])
+    }
+    length = fields.get("content-length", "")
+    chunked = "chunked" in fields.get("transfer-encoding", "").lower()
+    if int(code) in (204, 304) or 100 <= int(code) < 200:
+        return int(code), 0, False
+    return int(code), int(length) if length.isdigit() and not chunked else None, chunked
 
 
 def _host_port(target: str, default_port: int) -> tuple[str, int]:

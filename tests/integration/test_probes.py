@@ -4,6 +4,7 @@ PostgreSQL, faithful fakes that accept TCP before they are ready, and a dead pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -80,6 +81,80 @@ async def test_http_probe_waits_for_the_expected_status(free_port: int, servers:
         assert not missing.ok
         assert missing.detail.startswith("HTTP 4")
         assert (await p.check(probe("http", f"http://127.0.0.1:{free_port}/nope", expect=0))).ok
+
+
+ANSWERS = {
+    "length": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "no-content": b"HTTP/1.1 204 No Content\r\n\r\n",
+    "status-only": b"HTTP/1.0 503 Service Unavailable\r\n\r\nbusy",
+}
+
+
+@pytest.mark.parametrize(("answer", "status"), [("length", 200), ("chunked", 200), ("no-content", 204)])
+async def test_plain_http_reads_an_answer_to_its_end_without_waiting_for_a_close(
+    answer: str, status: int
+) -> None:
+    """The server keeps the connection open after its answer: the check must not wait for a
+    close that never comes (the body says where it ends)."""
+    requests: list[bytes] = []
+    served = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            requests.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(ANSWERS[answer])
+            await writer.drain()
+            await reader.read()  # until the client hangs up
+        finally:
+            await _hang_up(writer)
+            served.set()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with Prober() as p:
+            result = await p.check(probe("http", f"http://127.0.0.1:{port}/h?x=1", expect=status, timeout=2))
+        await asyncio.wait_for(served.wait(), 5)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result.ok, result
+    assert result.detail == f"HTTP {status}"
+    assert result.latency < 1
+    assert requests[0].startswith(b"GET /h?x=1 HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"Connection: close" in requests[0]
+
+
+async def _hang_up(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+async def test_plain_http_reads_to_the_close_without_a_length_and_refuses_what_is_not_http() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await reader.readuntil(b"\r\n\r\n")
+            writer.write(ANSWERS["status-only"] if b"GET /ok" in request else b"SSH-2.0-OpenSSH\r\n\r\n")
+            await writer.drain()
+        finally:
+            await _hang_up(writer)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with Prober() as p:
+            unavailable = await p.check(probe("http", f"http://127.0.0.1:{port}/ok", timeout=2))
+            anything = await p.check(probe("http", f"http://127.0.0.1:{port}/ok", expect=0, timeout=2))
+            other = await p.check(probe("http", f"http://127.0.0.1:{port}/ssh", expect=0, timeout=2))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (unavailable.ok, unavailable.detail) == (False, "HTTP 503")
+    assert anything.ok
+    assert not other.ok
+    assert "not an HTTP answer" in other.detail
 
 
 async def test_tcp_probe_notices_a_port_within_tens_of_milliseconds(free_port: int) -> None:
