@@ -1,6 +1,7 @@
 """Property: for ANY input file, `launcher check` ends with exit 0, 1 (ports) or 2 and a
-diagnostic, never a traceback. Random documents shaped like our configuration, and random
-mutations of real ones."""
+diagnostic, never a traceback. Random documents shaped like our configuration, random
+mutations of real ones, and random layers on top (a profile file, launcher.local.toml,
+LAUNCHER_* variables) with the profile chosen or not."""
 
 from __future__ import annotations
 
@@ -118,6 +119,76 @@ def test_mutated_files(
     root = tmp_path_factory.mktemp("mutant")
     (root / "launcher.toml").write_text("\n".join(lines) + "\n")
     check(root / "launcher.toml", capsys)
+
+
+layer_env = st.dictionaries(
+    st.sampled_from(["LAUNCHER_MODE", "LAUNCHER_PORTS", "LAUNCHER_START_TIMEOUT", "LAUNCHER_PROFILE"]),
+    st.one_of(
+        st.sampled_from(["multi", "auto", "8000-8010", "10", "x", "-1", "p", "9-1", ""]),
+        st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=6),
+    ),
+    max_size=3,
+)
+profile_file = st.fixed_dictionaries(
+    {},
+    optional={
+        "extends": st.sampled_from(["p", "q", "nope"]),
+        "select": st.lists(names, max_size=3),
+        "watch": st.booleans(),
+        "debug": names,
+        "launcher": st.dictionaries(st.sampled_from(["mode", "ports", "start_timeout"]), values, max_size=2),
+        "services": services,
+    },
+)
+
+
+@FUZZ
+@given(
+    document=documents,
+    profile=st.one_of(st.none(), profile_file),
+    local=st.one_of(
+        st.none(), st.fixed_dictionaries({}, optional={"services": services, "env": st.just({"A": "1"})})
+    ),
+    environ=layer_env,
+    chosen=st.sampled_from([None, "p", "q"]),
+)
+def test_random_layers(
+    document: dict[str, object],
+    profile: dict[str, object] | None,
+    local: dict[str, object] | None,
+    environ: dict[str, str],
+    chosen: str | None,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path_factory.mktemp("layers")
+    document.pop("profiles", None)  # profiles come from their own file here
+    (root / "launcher.toml").write_text(tomli_w.dumps(document))
+    if profile is not None:
+        (root / "profiles").mkdir()
+        (root / "profiles" / "p.toml").write_text(tomli_w.dumps(profile))
+    if local is not None:
+        (root / "launcher.local.toml").write_text(tomli_w.dumps(local))
+    saved = {key: os.environ.get(key) for key in environ}
+    try:
+        os.environ.update(environ)
+        code = main(["-f", str(root / "launcher.toml"), "check", *([chosen] if chosen else [])])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2), (code, err)
+    assert "Traceback" not in out + err
+    if code:
+        assert "error[LCH-" in err, err
+    # A variable that is no range is named, with its code, beside the other problems (an unknown
+    # profile stops the loading before the variables are read).
+    if environ.get("LAUNCHER_PORTS") in ("x", "-1") and "LCH-1007" not in err:
+        assert code == 2
+        assert "error[LCH-1026]: LAUNCHER_PORTS=" in err, err
 
 
 def test_environment_is_clean_of_launcher_variables() -> None:
