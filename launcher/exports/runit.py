@@ -153,5 +153,5 @@ def oneshot_text(oneshot: Unit, host: Unit, runner: str = "") -> str:
 def _check(deployment: Deployment, unit: Unit) -> tuple[str, ...] | None:
     from launcher.exports.probecommands import check_argv
 
-    probe = unit.spec.probe
+    probe = unit.probe
     return None if probe is None or unit.spec.oneshot else check_argv(probe, python=deployment.target.python)

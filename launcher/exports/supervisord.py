@@ -99,7 +99,7 @@ def wait_text(deployment: Deployment, unit: Unit) -> str:
 
 
 def _check(deployment: Deployment, unit: Unit) -> tuple[str, ...] | None:
-    probe = unit.spec.probe
+    probe = unit.probe
     return None if probe is None else check_argv(probe, python=deployment.target.python)
 
 

@@ -158,7 +158,7 @@ def _service_lines(unit: Unit) -> list[str]:
 
 def _ready_wait(deployment: Deployment, unit: Unit) -> str | None:
     """`/bin/sh -c 'wait until the probe passes'`, for a probe that has a command form."""
-    probe = unit.spec.probe
+    probe = unit.probe
     if probe is None or unit.spec.oneshot:
         return None
     check = check_argv(probe, python=deployment.target.python)

@@ -86,10 +86,17 @@ def test_the_export_holds_no_secret_value(tmp_path: Path) -> None:
     with (root / "launcher.toml").open("a") as config:
         config.write('\n[services.api_gateway.env]\nSESSION_SECRET = "very-secret-value"\n')
         config.write('BROKER_URL = "amqp://shop:pa55word@127.0.0.1:5672/"\n')
+        config.write('\n[services.db]\ncommand = "postgres -D data"\nport = 5433\n')
+        config.write('probe = { postgres = "postgresql://shop:pa55word@127.0.0.1:5433/shop" }\n')
+    # full, and the database
+    (root / "profiles" / "withdb.toml").write_text(
+        'extends = "full"\nselect = ["api_gateway", "writer_agent", "reviewer_agent", "db"]\n'
+    )
     for format in FORMATS:
-        files = export(root, format, "full")
+        files = export(root, format, "withdb")
         everything = b"".join(data for data, _ in files.values())
         assert b"very-secret-value" not in everything, format
         assert b"pa55word" not in everything, format
         assert b"SESSION_SECRET" in everything, f"{format} names the secret it needs"
+        assert b"db: its postgres probe holds a password, so it is not exported." in everything
     assert os.listdir(root / "out")
