@@ -11,8 +11,8 @@ from pathlib import Path
 from launcher import __version__, hosting
 from launcher.commands.project import load_args
 from launcher.errors import ConfigError
-from launcher.exports import CONTAINERS, render
-from launcher.exports.deployment import CONTAINER_ROOT, Target, deployment, image_problems
+from launcher.exports import CONTAINERS
+from launcher.exports.deployment import CONTAINER_ROOT, ExportFile, Target, deployment, image_problems
 from launcher.plan import build_plan
 
 
@@ -39,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
         hosts=module.host_name if container else None,
         shared_note=shared,
     )
-    files = render(view)
+    files: list[ExportFile] = module.render(view)
     directory = Path(args.output) if args.output else loaded.root / "deploy" / args.format
     for file in files:
         path = directory / file.path

@@ -60,14 +60,12 @@ def _debugged(plan: Plan, loaded: Loaded, args: argparse.Namespace) -> Plan:
     debugpy, or on a taken port."""
     import importlib.util
 
-    from launcher.debugging import Debug, debug_plan, debug_port_taken, missing_debugpy
-    from launcher.diagnostics import Origin
+    from launcher.debugging import COMMAND_LINE, Debug, debug_plan, debug_port_taken, missing_debugpy
     from launcher.sockets import port_is_free
 
     chosen = getattr(args, "debug", None)
-    service = chosen or loaded.debug or ""
-    origin = Origin("command line") if chosen else loaded.debug_origin or Origin("command line")
-    debug = Debug(service, port=args.debug_port, wait=args.debug_wait, origin=origin)
+    origin = (None if chosen else loaded.debug_origin) or COMMAND_LINE
+    debug = Debug(chosen or loaded.debug or "", port=args.debug_port, wait=args.debug_wait, origin=origin)
     plan = debug_plan(plan, debug, python=sys.executable)
     if importlib.util.find_spec("debugpy") is None:
         raise missing_debugpy(debug)

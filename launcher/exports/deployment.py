@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 
 from launcher.diagnostics import Diagnostic, Origin
 from launcher.exports import Format
+from launcher.exports.probecommands import rehost
 from launcher.masking import is_secret_key, mask_text
 from launcher.spec import DependencySpec, Plan, ProbeSpec, ProcessSpec
 
@@ -118,8 +119,6 @@ class Deployment:
 
     def remote_probe(self, unit: Unit) -> ProbeSpec | None:
         """`unit`'s readiness probe aimed from elsewhere (another container, its init step)."""
-        from launcher.exports.probecommands import rehost
-
         probe = unit.probe
         host = self.hosts.get(unit.name)
         return rehost(probe, host) if probe is not None and host is not None else probe
