@@ -50,13 +50,13 @@ from pathlib import Path
 from freeports import free_block  # benchmarks/ is first on sys.path
 
 import launcher
-from launcher.api import ApiServer
-from launcher.loopthread import LoopThread
-from launcher.metrics import FRESH
-from launcher.orchestrator import Orchestrator
-from launcher.output import make_sink
-from launcher.probes import ProbeResult
-from launcher.stack import AsyncRunningStack
+from launcher.control.metrics import FRESH
+from launcher.control.server import ApiServer
+from launcher.library.loopthread import LoopThread
+from launcher.library.stack import AsyncRunningStack
+from launcher.runtime.orchestrator import Orchestrator
+from launcher.runtime.output import make_sink
+from launcher.runtime.probes import ProbeResult
 
 HERE = Path(__file__).resolve().parent
 SERVICE = [sys.executable, str(HERE / "bench_service.py"), "--http"]

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psutil
 
-import launcher.stack
+import launcher.library.stack
 
 HERE = Path(__file__).parent
 SERVICE = [sys.executable, str(HERE / "bench_service.py")]
@@ -115,7 +115,7 @@ def bench_start(runs: int) -> tuple[list[float], list[float], list[float], list[
             root = Path(tmp)
             log = root / "listen.log"
             (root / "launcher.toml").write_text(dag_config(log))
-            stack = launcher.stack.load(root / "launcher.toml")
+            stack = launcher.library.stack.load(root / "launcher.toml")
             started = time.perf_counter()
             with stack.start(timeout=60) as running:
                 launcher_times.append(time.perf_counter() - started)
@@ -160,7 +160,7 @@ def bench_stop(runs: int) -> tuple[list[float], list[float], bool]:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             (root / "launcher.toml").write_text(stop_config())
-            stack = launcher.stack.load(root / "launcher.toml")
+            stack = launcher.library.stack.load(root / "launcher.toml")
             context = stack.start(timeout=60)
             running = context.__enter__()
             pids = {s.name: s.pid for s in running.status() if s.pid}

@@ -5,7 +5,7 @@
 A generated project (in a temporary directory) has six small FastAPI apps (`app = "appN:app"`,
 three routes each, a lifespan that sets `app.state.greeting`). Each run starts it twice with
 `python -m launcher run`, once with `--mode multi` (one uvicorn process per app) and once with
-`--mode shared` (one `launcher.host` process serving every app under its mount), from two
+`--mode shared` (one `launcher.child.shared_host` process serving every app under its mount), from two
 project directories so that both stacks run side by side; the order of the two modes
 alternates from run to run. Once a stack printed `N/N services ready`, every app is checked
 to answer (its lifespan's state included) before anything is measured.
@@ -100,7 +100,7 @@ import sys
 
 import uvicorn
 
-from launcher.router import Lifespan, Mount, Router
+from launcher.child.router import Lifespan, Mount, Router
 
 
 async def main(port: int) -> None:
@@ -249,7 +249,7 @@ def describe(process: psutil.Process, launcher_pid: int) -> str:
     text = " ".join(words)
     if "reaper.py" in text:
         return "reaper"
-    if "launcher.host" in text:
+    if "launcher.child.shared_host" in text:
         return "host"
     if "uvicorn" in words:
         return words[-1].partition(":")[0]

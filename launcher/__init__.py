@@ -13,32 +13,32 @@ package, so the public names below are loaded on first use (PEP 562).
 
 from __future__ import annotations
 
+from launcher.version import __version__
+
 # Not `from typing import TYPE_CHECKING`: importing typing costs the quick commands ~15 ms.
 # Type checkers treat any name TYPE_CHECKING as true.
 TYPE_CHECKING = False
 
-__version__ = "0.1.0"
-
 # public name -> the module that defines it
 _LAZY = {
-    "load": "launcher.stack",
-    "Stack": "launcher.stack",
-    "RunningStack": "launcher.stack",
-    "AsyncRunningStack": "launcher.stack",
-    "ServiceStatus": "launcher.stack",
-    "LauncherError": "launcher.errors",
-    "ConfigError": "launcher.errors",
-    "PortError": "launcher.errors",
-    "PortRangeExhausted": "launcher.errors",
-    "PortTaken": "launcher.errors",
-    "ServiceError": "launcher.errors",
-    "StartFailed": "launcher.errors",
-    "ReadinessTimeout": "launcher.errors",
-    "DependencyFailed": "launcher.errors",
-    "SpawnError": "launcher.errors",
-    "StackAlreadyRunning": "launcher.errors",
-    "ready": "launcher.taskready",
-    "reports_ready": "launcher.taskready",
+    "load": "launcher.library.stack",
+    "Stack": "launcher.library.stack",
+    "RunningStack": "launcher.library.stack",
+    "AsyncRunningStack": "launcher.library.stack",
+    "ServiceStatus": "launcher.library.stack",
+    "LauncherError": "launcher.core.errors",
+    "ConfigError": "launcher.core.errors",
+    "PortError": "launcher.core.errors",
+    "PortRangeExhausted": "launcher.core.errors",
+    "PortTaken": "launcher.core.errors",
+    "ServiceError": "launcher.core.errors",
+    "StartFailed": "launcher.core.errors",
+    "ReadinessTimeout": "launcher.core.errors",
+    "DependencyFailed": "launcher.core.errors",
+    "SpawnError": "launcher.core.errors",
+    "StackAlreadyRunning": "launcher.core.errors",
+    "ready": "launcher.child.task_ready",
+    "reports_ready": "launcher.child.task_ready",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
@@ -46,25 +46,26 @@ __all__ = ["__version__", *sorted(_LAZY)]
 if TYPE_CHECKING:
     from typing import Any
 
+    from launcher.child.task_ready import ready as ready
+    from launcher.child.task_ready import reports_ready as reports_ready
+
     # `X as X`: re-exported names, for type checkers and editors.
-    from launcher.errors import ConfigError as ConfigError
-    from launcher.errors import DependencyFailed as DependencyFailed
-    from launcher.errors import LauncherError as LauncherError
-    from launcher.errors import PortError as PortError
-    from launcher.errors import PortRangeExhausted as PortRangeExhausted
-    from launcher.errors import PortTaken as PortTaken
-    from launcher.errors import ReadinessTimeout as ReadinessTimeout
-    from launcher.errors import ServiceError as ServiceError
-    from launcher.errors import SpawnError as SpawnError
-    from launcher.errors import StackAlreadyRunning as StackAlreadyRunning
-    from launcher.errors import StartFailed as StartFailed
-    from launcher.stack import AsyncRunningStack as AsyncRunningStack
-    from launcher.stack import RunningStack as RunningStack
-    from launcher.stack import ServiceStatus as ServiceStatus
-    from launcher.stack import Stack as Stack
-    from launcher.stack import load as load
-    from launcher.taskready import ready as ready
-    from launcher.taskready import reports_ready as reports_ready
+    from launcher.core.errors import ConfigError as ConfigError
+    from launcher.core.errors import DependencyFailed as DependencyFailed
+    from launcher.core.errors import LauncherError as LauncherError
+    from launcher.core.errors import PortError as PortError
+    from launcher.core.errors import PortRangeExhausted as PortRangeExhausted
+    from launcher.core.errors import PortTaken as PortTaken
+    from launcher.core.errors import ReadinessTimeout as ReadinessTimeout
+    from launcher.core.errors import ServiceError as ServiceError
+    from launcher.core.errors import SpawnError as SpawnError
+    from launcher.core.errors import StackAlreadyRunning as StackAlreadyRunning
+    from launcher.core.errors import StartFailed as StartFailed
+    from launcher.library.stack import AsyncRunningStack as AsyncRunningStack
+    from launcher.library.stack import RunningStack as RunningStack
+    from launcher.library.stack import ServiceStatus as ServiceStatus
+    from launcher.library.stack import Stack as Stack
+    from launcher.library.stack import load as load
 
 
 def __getattr__(name: str) -> Any:

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import launcher
-from launcher.api import ApiServer
-from launcher.loopthread import LoopThread
-from launcher.orchestrator import Orchestrator
-from launcher.output import make_sink
+from launcher.control.server import ApiServer
+from launcher.library.loopthread import LoopThread
+from launcher.runtime.orchestrator import Orchestrator
+from launcher.runtime.output import make_sink
 
 TOKEN = "test-token-0123456789"
 

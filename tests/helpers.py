@@ -221,7 +221,9 @@ class LauncherRun:
         found = []
         for process in self.children():
             try:
-                if not any(word.endswith(("reaper.py", "launcher.reaper")) for word in process.cmdline()):
+                if not any(
+                    word.endswith(("reaper.py", "launcher.runtime.reaper")) for word in process.cmdline()
+                ):
                     found.append(process)
             except psutil.Error:
                 continue

@@ -24,7 +24,7 @@ import yaml
 
 from launcher.exports.deployment import Deployment, ExportFile, Unit
 from launcher.exports.probecommands import check_argv
-from launcher.spec import DependencySpec, ProcessSpec
+from launcher.plan.spec import DependencySpec, ProcessSpec
 
 COMPOSE_FILE = "compose.yaml"
 SECRETS_FILE = "secrets.env"

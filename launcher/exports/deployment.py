@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from launcher.diagnostics import Diagnostic, Origin
+from launcher.core.diagnostics import Diagnostic, Origin
+from launcher.core.masking import is_secret_key, mask_text
 from launcher.exports import Format
 from launcher.exports.probecommands import rehost
-from launcher.masking import is_secret_key, mask_text
-from launcher.spec import DependencySpec, Plan, ProbeSpec, ProcessSpec
+from launcher.plan.spec import DependencySpec, Plan, ProbeSpec, ProcessSpec
 
 # Where the project is inside an image, unless --root says otherwise.
 CONTAINER_ROOT = "/app"
@@ -183,7 +183,8 @@ def deployment(
     tasks = [u.name for u in units if u.spec.kind == "task"]
     if tasks:
         notes.append(
-            f"{', '.join(tasks)}: tasks run as `python -m launcher.runner MODULE:FUNCTION`, "
+            f"{', '.join(tasks)}: tasks run as "
+            "`python -m launcher.child.task_runner MODULE:FUNCTION`, "
             "so launcher must be installed where they run."
         )
     for unit in units:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from launcher.exports.compose import SECRETS_EXAMPLE, SECRETS_FILE, dump_yaml, escape_dollars, secrets_example
 from launcher.exports.deployment import Deployment, ExportFile, Unit
 from launcher.exports.probecommands import LOOPBACK, check_argv, wait_script
-from launcher.spec import ProbeSpec, ProcessSpec
+from launcher.plan.spec import ProbeSpec, ProcessSpec
 
 # Any image with kubectl in it does; this one is the usual choice.
 KUBECTL_IMAGE = "bitnami/kubectl"

@@ -17,7 +17,7 @@ import shlex
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
-from launcher.spec import ProbeSpec
+from launcher.plan.spec import ProbeSpec
 
 # http.client does not raise on an error status, so `expect` is compared as the launcher does
 # (0: any answer at all). Only double quotes inside: the check goes into single-quoted shell

@@ -11,7 +11,7 @@ but only after the test; here the absence is part of what each fault must end in
 Timeouts are short (start_timeout and stop_timeout of 1-2 s, backoff of 0.1 s) so that each test
 takes seconds; the unread-pipe test takes 10 s by design (it is marked in its name). One fault
 found a launcher bug, fixed since: lines lost behind a full pipe with PYTHONUNBUFFERED=1, when a
-signal interrupted the writer thread's write(2) (launcher/output.py, _write_all).
+signal interrupted the writer thread's write(2) (launcher/runtime/output.py, _write_all).
 """
 
 from __future__ import annotations

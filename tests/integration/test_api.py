@@ -23,8 +23,9 @@ from api_helpers import TOKEN, Served, read_events, serve
 from helpers import PROGRAMS, ProjectFactory, alive, free_port_block, program, toml_list, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
-import launcher.api
-from launcher.openapi import DOCUMENT
+import launcher
+from launcher.control import server
+from launcher.control.openapi import DOCUMENT
 
 pytestmark = pytest.mark.integration
 PORTS = free_port_block(20)
@@ -364,7 +365,7 @@ def test_events_stream_a_snapshot_then_each_change(served: Served) -> None:
 def test_an_idle_event_stream_gets_keep_alive_comments(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(launcher.api, "KEEPALIVE", 0.1)
+    monkeypatch.setattr(server, "KEEPALIVE", 0.1)
     connection = served.unix()
     connection.request("GET", "/v1/events")
     response = connection.getresponse()
@@ -400,7 +401,7 @@ def test_streams_end_when_the_stack_stops_without_the_api_closing(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A library stack may stop without its ApiServer closing: the streams end on their own."""
-    monkeypatch.setattr(launcher.api, "KEEPALIVE", 0.1)
+    monkeypatch.setattr(server, "KEEPALIVE", 0.1)
     events_connection, logs_connection = served.unix(), served.unix()
     events_connection.request("GET", "/v1/events")
     logs_connection.request("GET", "/v1/logs?tail=0&follow=true")

@@ -19,10 +19,10 @@ from api_helpers import TOKEN, Served, serve
 from helpers import ProjectFactory, alive, free_port_block, program, toml_list, wait_until
 
 import launcher
-from launcher.api import ApiServer
-from launcher.apiguard import bind_unix
-from launcher.orchestrator import Orchestrator
-from launcher.output import make_sink
+from launcher.control.guard import bind_unix
+from launcher.control.server import ApiServer
+from launcher.runtime.orchestrator import Orchestrator
+from launcher.runtime.output import make_sink
 
 pytestmark = pytest.mark.integration
 PORTS = free_port_block(20)

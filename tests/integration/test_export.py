@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from helpers import cli, copy_demo
 
-from launcher import __version__
 from launcher.exports import FORMATS
+from launcher.version import __version__
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from helpers import ProjectFactory, wait_until
 
-from launcher.cli import main
+from launcher.cli.main import main
 
 REPO = Path(__file__).parents[2]
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 from helpers import program, wait_until
 
 from launcher.exports.probecommands import check_argv, wait_script
-from launcher.spec import ProbeSpec
+from launcher.plan.spec import ProbeSpec
 
 pytestmark = pytest.mark.integration
 

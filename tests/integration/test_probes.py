@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from helpers import program
 
-from launcher.probes import LogWatch, Prober
-from launcher.readiness import wait_ready, watch_liveness
-from launcher.spec import ProbeSpec
+from launcher.plan.spec import ProbeSpec
+from launcher.runtime.probes import LogWatch, Prober
+from launcher.runtime.readiness import wait_ready, watch_liveness
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""`launcher.process` on real programs: the exit of a service is seen at once even while a
+"""`launcher.runtime.process` on real programs: the exit of a service is seen at once even while a
 grandchild holds its pipes, a stop never waits for such a grandchild (not even a stop that lands
 in the middle of a spawn), and output comes out in whole lines whatever their length or bytes."""
 
@@ -15,7 +15,7 @@ import psutil
 import pytest
 from helpers import alive, program, wait_until
 
-from launcher.process import DRAIN, ProcessHandle, spawn
+from launcher.runtime.process import DRAIN, ProcessHandle, spawn
 
 pytestmark = pytest.mark.integration
 

@@ -137,7 +137,14 @@ def test_both_report_configuration_errors_alike(project: ProjectFactory) -> None
 
 # What `status` must not import: the runtime (launcher.orchestrator and what it imports), pydantic
 # (the configuration is not loaded), and psutil and http.client, which its budget cannot afford.
-NOT_FOR_STATUS = {*HEAVY, "pydantic", "launcher.orchestrator", "launcher.loader", "psutil", "http.client"}
+NOT_FOR_STATUS = {
+    *HEAVY,
+    "pydantic",
+    "launcher.runtime.orchestrator",
+    "launcher.config.loader",
+    "psutil",
+    "http.client",
+}
 
 
 def test_status_of_a_running_stack_imports_nothing_heavy(

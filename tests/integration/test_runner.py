@@ -1,4 +1,5 @@
-"""`python -m launcher.runner`: the multi-mode runner of `task` services, on real processes."""
+"""The multi-mode runner of `task` services (`python -m launcher.child.task_runner`), on real
+processes."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ async def forever():
 def runner(tmp_path: Path, target: str, **popen: object) -> subprocess.Popen[str]:
     (tmp_path / "tasks.py").write_text(textwrap.dedent(TASKS))
     return subprocess.Popen(
-        [sys.executable, "-m", "launcher.runner", "--app-dir", str(tmp_path), target],
+        [sys.executable, "-m", "launcher.child.task_runner", "--app-dir", str(tmp_path), target],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

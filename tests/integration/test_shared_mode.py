@@ -19,8 +19,8 @@ import pytest
 from helpers import PROGRAMS, ProjectFactory, free_port_block, wait_until
 
 import launcher
-from launcher.errors import StartFailed
-from launcher.modes import CI_VARIABLES
+from launcher.core.errors import StartFailed
+from launcher.plan.modes import CI_VARIABLES
 
 pytestmark = pytest.mark.integration
 PORTS = free_port_block(20)

@@ -22,7 +22,7 @@ import pytest
 from helpers import Events, Launch, LauncherRun, ProjectFactory, free_port_block, service, wait_until
 from watchdog.observers import Observer
 
-from launcher.watching import Watcher
+from launcher.runtime.watching import Watcher
 
 pytestmark = pytest.mark.integration
 RELOAD = re.compile(r"reload: (.*)$", re.MULTILINE)

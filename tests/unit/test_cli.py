@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from launcher.cli import COMMANDS, build_parser, command_parser, main, parse
+from launcher.cli.main import COMMANDS, build_parser, command_parser, main, parse
 
 
 @pytest.mark.parametrize(

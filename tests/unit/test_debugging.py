@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from helpers import ProjectFactory
 
-from launcher.cli import parse
-from launcher.commands.project import load_run_args
-from launcher.debugging import Debug, debug_plan
-from launcher.errors import ConfigError
-from launcher.loader import load
-from launcher.modes import Mode
-from launcher.plan import build_plan
-from launcher.spec import Plan
+from launcher.cli.main import parse
+from launcher.cli.project import load_run_args
+from launcher.config.loader import load
+from launcher.core.errors import ConfigError
+from launcher.plan.compiler import build_plan
+from launcher.plan.debug import Debug, debug_plan
+from launcher.plan.modes import Mode
+from launcher.plan.spec import Plan
 
 PY = "/venv/bin/python"
 STACK = """
@@ -76,7 +76,7 @@ def test_an_app_runs_uvicorn_under_debugpy(project: ProjectFactory) -> None:
 
 
 def test_the_fd_rewrite_still_finds_uvicorn(project: ProjectFactory) -> None:
-    from launcher.orchestrator import _with_fd
+    from launcher.runtime.orchestrator import _with_fd
 
     rewritten = _with_fd(argv(plan(project), Debug("api")), 9)
     assert rewritten[:9] == (PY, *LISTEN, "127.0.0.1:5678", "-m", "uvicorn", "--fd", "9")
@@ -86,7 +86,14 @@ def test_the_fd_rewrite_still_finds_uvicorn(project: ProjectFactory) -> None:
 
 def test_a_task_runs_the_runner_under_debugpy(project: ProjectFactory) -> None:
     after = argv(plan(project), Debug("worker", port=6000, wait=True))
-    assert after[:8] == (PY, *LISTEN, "127.0.0.1:6000", "--wait-for-client", "-m", "launcher.runner")
+    assert after[:8] == (
+        PY,
+        *LISTEN,
+        "127.0.0.1:6000",
+        "--wait-for-client",
+        "-m",
+        "launcher.child.task_runner",
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,7 +150,7 @@ def test_in_shared_mode_a_hosted_service_debugs_the_host(project: ProjectFactory
     shared = plan(project, "shared")
     after = debug_plan(shared, Debug("api"), python=PY)
     host = after.spec("shared-host")
-    assert host.argv[:7] == (PY, *LISTEN, "127.0.0.1:5678", "-m", "launcher.host")
+    assert host.argv[:7] == (PY, *LISTEN, "127.0.0.1:5678", "-m", "launcher.child.shared_host")
     assert after.spec("api") == shared.spec("api")
     assert after.notes == (
         "[api] runs in the shared host: debugging shared-host (debugpy listens on 127.0.0.1:5678)",

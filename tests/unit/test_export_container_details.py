@@ -12,7 +12,7 @@ import yaml
 from launcher.exports import compose as compose_export
 from launcher.exports import kubernetes
 from launcher.exports.deployment import Unit
-from launcher.spec import DependencySpec, ProbeSpec, ProcessSpec
+from launcher.plan.spec import DependencySpec, ProbeSpec, ProcessSpec
 
 
 def spec(name: str = "api", **fields: object) -> ProcessSpec:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from helpers import ProjectFactory
 
+from launcher.config.loader import load
 from launcher.exports.deployment import Deployment, Target, deployment, image_problems
 from launcher.exports.probecommands import check_argv, rehost, wait_script
-from launcher.loader import load
-from launcher.plan import build_plan
-from launcher.spec import Plan, ProbeSpec
+from launcher.plan.compiler import build_plan
+from launcher.plan.spec import Plan, ProbeSpec
 
 STACK = """
 [launcher]
@@ -111,7 +111,7 @@ def test_containers_reach_each_other_by_host_name_and_apps_listen_on_all_interfa
     assert "cache: its command binds 127.0.0.1" in header
     assert "pg: external, not exported" in header
     assert "worker: its log probe has no equivalent here" in header
-    assert "worker: tasks run as `python -m launcher.runner" in header
+    assert "worker: tasks run as `python -m launcher.child.task_runner" in header
 
 
 def test_system_engines_keep_loopback(project: ProjectFactory) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from helpers import ProjectFactory
 
+from launcher.config.loader import load
 from launcher.exports import Format, render
 from launcher.exports.deployment import Deployment, Target, deployment
 from launcher.exports.supervisord import _environment, _ini_safe
 from launcher.exports.systemd import environment_line, exec_line
-from launcher.loader import load
-from launcher.plan import build_plan
+from launcher.plan.compiler import build_plan
 
 STACK = """
 [launcher]

@@ -13,7 +13,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from launcher.cli import main
+from launcher.cli.main import main
 
 REPO = Path(__file__).parents[2]
 CORPUS = sorted((Path(__file__).parents[1] / "corpus" / "bad").glob("*/launcher.toml"))

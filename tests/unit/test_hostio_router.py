@@ -6,8 +6,8 @@ import asyncio
 import io
 from typing import Any
 
-from launcher import hostio
-from launcher.router import Mount, Router
+from launcher.child import tagged_output as hostio
+from launcher.child.router import Mount, Router
 
 
 def test_lines_are_tagged_with_the_service_writing_them_and_never_mixed() -> None:

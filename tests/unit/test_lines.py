@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from launcher.lines import LineSplitter
+from launcher.runtime.lines import LineSplitter
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""launcher/metrics.py without a running stack: probe observations, the scrape-time collector
+"""launcher/control/metrics.py without a running stack: probe observations, the scrape-time collector
 over an orchestrator that has not started, and the process-tree walk (over this process)."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from helpers import ProjectFactory
 from prometheus_client.parser import text_string_to_metric_families
 
 import launcher
-from launcher.metrics import StackMetrics, tree_usage
-from launcher.orchestrator import Orchestrator
-from launcher.output import make_sink
-from launcher.probes import ProbeResult
+from launcher.control.metrics import StackMetrics, tree_usage
+from launcher.runtime.orchestrator import Orchestrator
+from launcher.runtime.output import make_sink
+from launcher.runtime.probes import ProbeResult
 
 CONFIG = """
 [services.api]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from launcher.modes import decide_mode
+from launcher.plan.modes import decide_mode
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.output import Formatter, ProgressRow, StreamSink, make_sink, render_progress, use_colour
+from launcher.runtime.output import Formatter, ProgressRow, StreamSink, make_sink, render_progress, use_colour
 
 
 class Tty(io.StringIO):

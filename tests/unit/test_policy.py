@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.policy import RestartBudget, after_exit
-from launcher.spec import BackoffSpec, ProcessSpec
+from launcher.plan.spec import BackoffSpec, ProcessSpec
+from launcher.runtime.policy import RestartBudget, after_exit
 
 
 def spec(restart: str, success: tuple[int, ...] = (0,)) -> ProcessSpec:

@@ -1,4 +1,4 @@
-"""Where the control API listens, and its token (launcher/rundir.py)."""
+"""Where the control API listens, and its token (launcher/runtime/rundir.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher import rundir
+from launcher.runtime import rundir
 
 
 def mode(path: Path) -> int:

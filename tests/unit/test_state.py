@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from launcher.state import TRANSITIONS, IllegalTransition, ServiceState, check_transition
+from launcher.runtime.states import TRANSITIONS, IllegalTransition, ServiceState, check_transition
 
 S = ServiceState
 ALL_PAIRS = list(itertools.product(S, S))

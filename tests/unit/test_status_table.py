@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from launcher import client, statefile
-from launcher.commands import logs, service, status
-from launcher.errors import ConfigError
-from launcher.output import COLOURS
+from launcher.cli import logs, service, status
+from launcher.control import client
+from launcher.core.errors import ConfigError
+from launcher.runtime import statefile
+from launcher.runtime.output import COLOURS
 
 NOW = 1_764_700_100.0
 

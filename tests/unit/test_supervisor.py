@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from launcher.history import History
-from launcher.spec import BackoffSpec, DependencySpec, ProbeSpec, ProcessSpec
-from launcher.state import ServiceState, StateChange
-from launcher.supervisor import Context, Supervisor
-from launcher.testing import FakeClock, FakeProber, FakeSpawner, RecordingSink, Script
+from launcher.library.testing import FakeClock, FakeProber, FakeSpawner, RecordingSink, Script
+from launcher.plan.spec import BackoffSpec, DependencySpec, ProbeSpec, ProcessSpec
+from launcher.runtime.history import History
+from launcher.runtime.states import ServiceState, StateChange
+from launcher.runtime.supervisor import Context, Supervisor
 
 S = ServiceState
 

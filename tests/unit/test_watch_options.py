@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from launcher.cli import parse
-from launcher.commands.up import _run_words
+from launcher.cli.main import parse
+from launcher.cli.up import _run_words
 
 
 def test_run_and_up_take_watch() -> None:

@@ -1,4 +1,4 @@
-"""The pure rules of hot reload (launcher/watchrules.py): ignores, owners, who follows whom, and
+"""The pure rules of hot reload (launcher/runtime/watchrules.py): ignores, owners, who follows whom, and
 the debouncer on a fake clock (plain numbers: the debouncer is told the time)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.spec import DependencySpec, ProcessSpec
-from launcher.watchrules import Debouncer, ignored, owners, restart_order, short_list
+from launcher.plan.spec import DependencySpec, ProcessSpec
+from launcher.runtime.watchrules import Debouncer, ignored, owners, restart_order, short_list
 
 ROOT = Path("/p")
 
@@ -185,7 +185,7 @@ def test_a_temporary_file_that_came_and_went_is_no_change() -> None:
 
 
 def test_roots_watch_directories_recursively_files_through_their_directory(tmp_path: Path) -> None:
-    from launcher.watching import roots
+    from launcher.runtime.watching import roots
 
     (tmp_path / "pkg" / "sub").mkdir(parents=True)
     (tmp_path / "settings.toml").write_text("")

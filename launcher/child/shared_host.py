@@ -1,0 +1,297 @@
+"""The shared-mode host: `python -m launcher.child.shared_host [--fd N] --units JSON`.
+
+One process for the stack's apps and tasks (DESIGN.md 2). It serves every app, mounted under its
+prefix, with one uvicorn server on the socket the launcher bound (`--fd`), and runs every task
+as a background task. It starts and stops nothing by itself: the launcher tells it, over the
+socket named by LAUNCHER_CONTROL_FD, one JSON line per command:
+
+    launcher -> host   {"op": "start", "unit": NAME}
+                       {"op": "stop", "unit": NAME}
+                       {"op": "shutdown"}                  (also: the socket closed)
+    host -> launcher   {"event": "serving"}                (the server is up)
+                       {"event": "started", "unit": NAME}  (lifespan done / task running, or
+                                                            for one marked reports_ready, once
+                                                            it called launcher.ready())
+                       {"event": "exited", "unit": NAME, "code": N}
+
+Exit codes of a hosted service, as its own process would have had them: 0 it returned or was
+stopped, 1 it raised, 2 it could not be loaded (LCH-2005), 3 its lifespan startup failed (as
+uvicorn's). The host owns no signals (uvicorn's handlers are not installed): the launcher stops
+it through the socket, then by signal like any process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import contextvars
+import json
+import os
+import socket
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from launcher.child import tagged_output as hostio
+from launcher.child import task_ready as taskready
+from launcher.child import task_runner as runner
+from launcher.child.router import Lifespan, LifespanFailed, Mount, Router
+from launcher.child.units import REQUEST_GRACE, Unit, decode_units
+
+Report = Callable[[dict[str, Any]], None]
+
+
+class Hosted:
+    """One hosted service: its loading, start and stop inside the host."""
+
+    def __init__(self, unit: Unit, router: Router, report: Report) -> None:
+        self.unit = unit
+        self.router = router
+        self.report = report
+        self.context = contextvars.copy_context()
+        self.context.run(hostio.current.set, unit.name)
+        self.context.run(taskready.notifier.set, self._ready)
+        self.target: Any = None
+        self.mount: Mount | None = None
+        self.lifespan: Lifespan | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.running = False
+        self._awaiting_ready = False  # a task marked reports_ready that has not called ready()
+        self._op: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.running or (self._op is not None and not self._op.done())
+
+    def start(self) -> asyncio.Task[None]:
+        return self._after(self._start, cancel=False)
+
+    def stop(self) -> asyncio.Task[None]:
+        # A stop cancels a start still under way (a lifespan startup that hangs).
+        return self._after(self._stop, cancel=True)
+
+    def _after(self, step: Callable[[], Any], *, cancel: bool) -> asyncio.Task[None]:
+        """Run `step` once the previous operation is over, in this service's context, so that
+        what it prints is tagged with its name."""
+        previous = self._op
+
+        async def run() -> None:
+            if previous is not None:
+                if cancel:
+                    previous.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await previous
+            await step()
+
+        self._op = asyncio.get_running_loop().create_task(run(), context=self.context)
+        return self._op
+
+    def _exited(self, code: int) -> None:
+        self.running = False
+        self.report({"event": "exited", "unit": self.unit.name, "code": code})
+
+    async def _start(self) -> None:
+        if self.running:
+            self.report({"event": "started", "unit": self.unit.name})
+            return
+        try:
+            self._load()
+        except runner.LoadError as exc:
+            print(f"error[LCH-2005]: {exc}", file=sys.stderr)
+            self._exited(2)
+            return
+        except Exception:
+            traceback.print_exc()
+            print(
+                f"error[LCH-2005]: {self.unit.kind} {self.unit.target!r}: importing it raised",
+                file=sys.stderr,
+            )
+            self._exited(2)
+            return
+        if self.unit.kind == "app":
+            await self._start_app()
+        else:
+            self._start_task()
+
+    def _load(self) -> None:
+        if self.target is not None:
+            return
+        if self.unit.cwd not in sys.path:
+            sys.path.insert(0, self.unit.cwd)
+        if self.unit.kind == "task":
+            self.target = runner.load(self.unit.target)
+            return
+        app = runner.resolve(self.unit.target, "app")
+        if not callable(app):
+            raise runner.LoadError(f"app {self.unit.target!r} is not an ASGI application")
+        self.target = app
+        self.mount = Mount(self.unit.name, self.unit.mount, app)
+        self.router.mount(self.mount)
+
+    async def _start_app(self) -> None:
+        mount = self.mount
+        assert mount is not None
+        mount.state = {}  # a fresh lifespan state for every start
+        lifespan = Lifespan(mount.app, mount.state)
+        try:
+            await lifespan.startup()
+        except LifespanFailed as exc:
+            print(str(exc).rstrip("\n"), file=sys.stderr)
+            print(f"lifespan startup of '{self.unit.name}' failed", file=sys.stderr)
+            self._exited(3)
+            return
+        self.lifespan = lifespan
+        mount.serving = self.running = True
+        self.report({"event": "started", "unit": self.unit.name})
+
+    def _start_task(self) -> None:
+        task = asyncio.ensure_future(self.target())
+        self.task = task
+        self.running = True
+        task.add_done_callback(self._task_ended)
+        self._awaiting_ready = taskready.reports(self.target)
+        if not self._awaiting_ready:
+            self.report({"event": "started", "unit": self.unit.name})
+
+    def _ready(self) -> None:
+        """`launcher.ready()`, called by this task."""
+        if self._awaiting_ready and self.task is not None:
+            self._awaiting_ready = False
+            self.report({"event": "started", "unit": self.unit.name})
+
+    def _task_ended(self, task: asyncio.Task[Any]) -> None:
+        if task is not self.task:
+            return
+        self.task = None
+        self._awaiting_ready = False
+        if task.cancelled():
+            self._exited(0)
+            return
+        error = task.exception()
+        if error is not None:
+            self.context.run(traceback.print_exception, error)
+        self._exited(0 if error is None else 1)
+
+    async def _stop(self) -> None:
+        timeout = self.unit.stop_timeout
+        if self.mount is not None and self.lifespan is not None:
+            self.mount.serving = False
+            lifespan, self.lifespan = self.lifespan, None
+            try:
+                await lifespan.shutdown(timeout)
+            except LifespanFailed as exc:
+                print(str(exc).rstrip("\n"), file=sys.stderr)
+                self._exited(1)
+                return
+            self._exited(0)
+            return
+        task = self.task
+        if task is None:
+            self._exited(0)
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=timeout)
+        if not task.done():
+            print(f"did not end within {timeout:g}s of being cancelled; left behind", file=sys.stderr)
+            self.task = None
+            self._exited(0)
+
+
+class _Server:
+    """uvicorn's server over the launcher's socket, without its signal handlers."""
+
+    def __init__(self, router: Router, fd: int | None, port: int | None) -> None:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await super().startup(sockets)
+                up.set()
+
+        up = asyncio.Event()
+        self.up = up
+        where: dict[str, Any] = {"fd": fd} if fd is not None else {"host": "127.0.0.1", "port": port}
+        config = uvicorn.Config(router, lifespan="off", timeout_graceful_shutdown=REQUEST_GRACE, **where)
+        self.server = Server(config)
+        self.task: asyncio.Task[None] = asyncio.ensure_future(self.server.serve())
+
+    async def started(self) -> bool:
+        up = asyncio.ensure_future(self.up.wait())
+        await asyncio.wait({up, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        up.cancel()
+        return self.up.is_set()
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+class Host:
+    def __init__(self, units: list[Unit], fd: int | None, port: int | None, control: socket.socket) -> None:
+        self.router = Router()
+        self.fd, self.port = fd, port
+        self.control = control
+        self.writer: asyncio.StreamWriter | None = None
+        self.hosted = {u.name: Hosted(u, self.router, self._report) for u in units}
+
+    def _report(self, message: dict[str, Any]) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(json.dumps(message).encode() + b"\n")
+
+    async def run(self) -> int:
+        reader, self.writer = await asyncio.open_connection(sock=self.control)
+        serves = self.fd is not None or self.port is not None
+        server = _Server(self.router, self.fd, self.port) if serves else None
+        if server is not None and not await server.started():
+            return 1
+        self._report({"event": "serving"})
+        async for line in reader:
+            command = json.loads(line)
+            if command.get("op") == "shutdown":
+                break
+            hosted = self.hosted.get(command.get("unit", ""))
+            if hosted is not None and command.get("op") == "start":
+                hosted.start()
+            elif hosted is not None and command.get("op") == "stop":
+                hosted.stop()
+        await self._stop_all()
+        if server is not None:
+            await server.stop()
+        self.writer.close()
+        return 0
+
+    async def _stop_all(self) -> None:
+        """Whatever still runs (the launcher went away): stopped in reverse dependency order."""
+        for hosted in reversed(list(self.hosted.values())):
+            if hosted.busy:
+                await hosted.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m launcher.child.shared_host")
+    parser.add_argument("--fd", type=int, help="the listening socket to serve the apps on")
+    parser.add_argument("--port", type=int, help="the port to serve on (the launcher passes --fd instead)")
+    parser.add_argument("--units", required=True, help="the hosted services, as JSON")
+    args = parser.parse_args(argv)
+    control = os.environ.get("LAUNCHER_CONTROL_FD")
+    if control is None:
+        print("error: launcher.host runs under the launcher (launcher run --mode shared)", file=sys.stderr)
+        return 2
+    sys.stdout = hostio.TaggedStream(sys.stdout)
+    sys.stderr = hostio.TaggedStream(sys.stderr)
+    try:
+        sock = socket.socket(fileno=int(control))
+        return asyncio.run(Host(decode_units(args.units), args.fd, args.port, sock).run())
+    finally:
+        sys.stdout.close()
+        sys.stderr.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""What the launcher tells the shared host about each hosted service: the `--units JSON` argument.
+
+The plan encodes it (launcher/plan/shared_mode.py) and the host decodes it
+(launcher/child/shared_host.py): one definition for both ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+# When an app's server stops, requests still open (a stream nobody closes) get this long before
+# they are cancelled, in both modes, so that shutdown is bounded and lifespans still run.
+REQUEST_GRACE = 1
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What the host needs to know of one hosted service."""
+
+    name: str
+    kind: Literal["app", "task"]
+    target: str
+    mount: str
+    cwd: str
+    stop_timeout: float
+
+
+def encode_units(units: Sequence[Unit]) -> str:
+    return json.dumps([asdict(u) for u in units], separators=(",", ":"))
+
+
+def decode_units(text: str) -> list[Unit]:
+    return [Unit(**item) for item in json.loads(text)]

@@ -1,0 +1,32 @@
+"""`launcher compile [PROFILE] [-o DIR]`: Procfile.d/<profile>.Procfile and its env file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from launcher.cli.project import load_args
+from launcher.plan.compiler import build_plan
+from launcher.plan.procfile import render_procfile
+from launcher.version import __version__
+
+
+def main(args: argparse.Namespace) -> int:
+    loaded = load_args(args, args.profile)
+    # "python", not this interpreter's path, and no machine environment: the output must be
+    # the same on every machine, since the repository keeps it.
+    plan = build_plan(loaded, environ={}, python="python")
+    directory = Path(args.output) if args.output else loaded.root / "Procfile.d"
+    # The header's honcho command is run from the project root: name the directory from there.
+    shown = os.path.relpath(directory.resolve(), loaded.root.resolve())
+    shown = shown if not shown.startswith("..") else str(directory.resolve())
+    procfile, env = render_procfile(plan, __version__, shown)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = plan.profile or "default"
+    (directory / f"{name}.Procfile").write_text(procfile)
+    env_path = directory / f"{name}.env"
+    env_path.write_text(env)
+    os.chmod(env_path, 0o600)
+    print(f"wrote {directory / (name + '.Procfile')} and {env_path}")
+    return 0

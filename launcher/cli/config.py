@@ -1,0 +1,46 @@
+"""`launcher config [PROFILE] [--show-origin] [--json]`: the merged configuration.
+
+Values of secret-looking keys and passwords inside URLs are masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import tomli_w
+
+from launcher.cli.project import load_args
+from launcher.core.masking import MASK, is_secret_key, mask_text
+
+
+def main(args: argparse.Namespace) -> int:
+    loaded = load_args(args, args.profile)
+    data = _masked(loaded.config.model_dump(mode="json", exclude_unset=True, exclude={"profiles"}))
+    if args.json:
+        print(json.dumps({"profile": loaded.profile, **data}, indent=2))
+    elif args.show_origin:
+        for key, value in _flatten(data):
+            origin = loaded.layered.origin(key)
+            print(f"{origin!s:<28} {'.'.join(key)} = {json.dumps(value)}")
+    else:
+        header = f"# {loaded.path.name}" + (f", profile {loaded.profile}" if loaded.profile else "")
+        print(header + " (merged; secrets masked)\n" + tomli_w.dumps(data), end="")
+    return 0
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _masked(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, key) for v in value]
+    if isinstance(value, str):
+        return MASK if is_secret_key(key) and value else mask_text(value)
+    return value
+
+
+def _flatten(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    if isinstance(value, dict) and value:
+        return [item for k, v in value.items() for item in _flatten(v, (*prefix, k))]
+    return [(prefix, value)]

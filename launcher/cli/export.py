@@ -1,0 +1,51 @@
+"""`launcher export FORMAT [PROFILE] [-o DIR]`: the stack for systemd, supervisord, runit,
+docker compose or Kubernetes, rendered from the compiled plan."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from pathlib import Path
+
+from launcher.cli.project import load_args
+from launcher.core.errors import ConfigError
+from launcher.exports import CONTAINERS
+from launcher.exports.deployment import CONTAINER_ROOT, ExportFile, Target, deployment, image_problems
+from launcher.plan import shared_mode as hosting
+from launcher.plan.compiler import build_plan
+from launcher.version import __version__
+
+
+def main(args: argparse.Namespace) -> int:
+    loaded = load_args(args, args.profile)
+    # As `compile`: no machine environment, so that the output is the same on every machine.
+    # Always the multi-process plan: an engine runs processes, not launcher's shared host.
+    plan = build_plan(loaded, environ={}, python=args.python, mode="multi")
+    container = args.format in CONTAINERS
+    if container:
+        problems = image_problems(plan, loaded.layered.origin)
+        if problems:
+            raise ConfigError(problems)
+    module = importlib.import_module(f"launcher.exports.{args.format}")
+    root = args.root or (CONTAINER_ROOT if container else str(loaded.root.resolve()))
+    shared = loaded.config.launcher.mode != "multi" and any(
+        hosting.hostable(loaded.config.services[s.service]) for s in plan.specs
+    )
+    view = deployment(
+        plan,
+        args.format,
+        version=__version__,
+        target=Target(root=root, python=args.python, user=args.user),
+        hosts=module.host_name if container else None,
+        shared_note=shared,
+    )
+    files: list[ExportFile] = module.render(view)
+    directory = Path(args.output) if args.output else loaded.root / "deploy" / args.format
+    for file in files:
+        path = directory / file.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(file.content)
+        os.chmod(path, 0o755 if file.executable else 0o644)
+    print(f"wrote {len(files)} file(s) to {directory}")
+    return 0

@@ -1,0 +1,84 @@
+"""Loading the project named by the command line (shared by the commands)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from launcher.config.loader import Loaded, load
+from launcher.plan.compiler import build_plan
+from launcher.plan.modes import decide_mode
+from launcher.plan.spec import Plan
+
+
+def load_args(
+    args: argparse.Namespace,
+    profile: str | None = None,
+    overrides: dict[str, dict[str, object]] | None = None,
+) -> Loaded:
+    """The configuration for `-f FILE` (or the one found from here) with `profile` applied."""
+    overrides = dict(overrides or {})
+    if getattr(args, "log_format", None):
+        overrides.setdefault("launcher", {})["log_format"] = args.log_format
+    path = getattr(args, "file", None)
+    return load(Path(path) if path else None, profile=profile, overrides=overrides)
+
+
+def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
+    """`[PROFILE] [SERVICE...]`: the first word is a profile when one has that name."""
+    from launcher.runtime.sockets import port_is_free
+
+    words = list(args.words)
+    profile = args.profile
+    if profile is None and words:
+        probe = load_args(args, None)
+        if words[0] in probe.profiles:
+            profile = words.pop(0)
+    overrides: dict[str, dict[str, object]] = {}
+    if args.mode:
+        overrides["launcher"] = {"mode": args.mode}
+    loaded = load_args(args, profile, overrides)
+    choice = decide_mode(loaded.config.launcher.mode, os.environ, sys.stdout.isatty())
+    plan = build_plan(
+        loaded,
+        services=words,
+        no_deps=args.no_deps,
+        mode=choice.mode,
+        mode_reason=choice.reason,
+        environ=os.environ,
+        is_taken=lambda port: not port_is_free(port),
+    )
+    if getattr(args, "debug", None) or loaded.debug:
+        plan = _debugged(plan, loaded, args)
+    return loaded, plan
+
+
+def _debugged(plan: Plan, loaded: Loaded, args: argparse.Namespace) -> Plan:
+    """`--debug SERVICE` (or the profile's `debug`): refused before anything starts without
+    debugpy, or on a taken port."""
+    import importlib.util
+
+    from launcher.plan.debug import COMMAND_LINE, Debug, debug_plan, debug_port_taken, missing_debugpy
+    from launcher.runtime.sockets import port_is_free
+
+    chosen = getattr(args, "debug", None)
+    origin = (None if chosen else loaded.debug_origin) or COMMAND_LINE
+    debug = Debug(chosen or loaded.debug or "", port=args.debug_port, wait=args.debug_wait, origin=origin)
+    plan = debug_plan(plan, debug, python=sys.executable)
+    if importlib.util.find_spec("debugpy") is None:
+        raise missing_debugpy(debug)
+    if not port_is_free(debug.port):
+        raise debug_port_taken(debug)
+    return plan
+
+
+def plan_args(args: argparse.Namespace, profile: str | None = None) -> tuple[Loaded, Plan]:
+    """The multi-process plan; a stack that may run shared (mode auto or shared) must also
+    plan in shared mode, whose rules are stricter (LCH-1029)."""
+    loaded = load_args(args, profile)
+    plan = build_plan(loaded, environ=os.environ)
+    if loaded.config.launcher.mode != "multi":
+        build_plan(loaded, environ=os.environ, mode="shared")
+    return loaded, plan

@@ -1,0 +1,21 @@
+"""`launcher recommend`: which mode `--mode auto` picks here, and why."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from launcher.cli.project import load_args
+from launcher.plan.modes import decide_mode
+
+
+def main(args: argparse.Namespace) -> int:
+    loaded = load_args(args)
+    choice = decide_mode(loaded.config.launcher.mode, os.environ, sys.stdout.isatty())
+    print(choice.reason)
+    for factor in choice.factors:
+        print(f"  - {factor}")
+    if choice.mode == "shared":
+        print("  shared: the apps and tasks run in one host process; commands and externals as their own")
+    return 0

@@ -1,0 +1,14 @@
+"""`launcher schema [--profile]`: the JSON Schema of launcher.toml (or of a profile file)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from launcher.config.schema import config_schema, profile_schema
+
+
+def main(args: argparse.Namespace) -> int:
+    schema = profile_schema() if args.profile else config_schema()
+    print(json.dumps(schema, indent=2, sort_keys=True))
+    return 0

@@ -1,0 +1,93 @@
+"""`launcher status [--json]`: the running stack and each of its services.
+
+A quick command: it imports the client and json, nothing of the runtime (see launcher/control/client.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from launcher.control import client
+
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from launcher.control.client import ProbeJson, ServiceJson, StackJson
+
+COLUMNS = ("SERVICE", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "LAST PROBE")
+# States in which a service has a process whose age is its uptime (launcher/runtime/states.py).
+RUNNING = frozenset({"starting", "ready", "unhealthy", "stopping"})
+# States after an exit, where the exit code tells why.
+EXITED = frozenset({"stopped", "completed", "failed"})
+
+
+def main(args: argparse.Namespace) -> int:
+    stack: StackJson = client.connect(args.file).get("/v1/status")
+    if args.json:
+        print(json.dumps(stack, indent=2))
+    else:
+        print(render(stack, time.time()), end="")
+    return 0
+
+
+def render(stack: StackJson, now: float) -> str:
+    """The stack's line, then a table of one row per service (pure, for tests)."""
+    profile = f"profile {stack['profile']}" if stack.get("profile") else "no profile"
+    head = (
+        f"stack {stack['stack']} ({profile}, mode {stack['mode']}): {stack['state']}, "
+        f"launcher pid {stack['pid']}, up {duration(now - stack['started_at'])}"
+    )
+    rows = [COLUMNS, *(_row(service, now) for service in stack["services"])]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    # Every column padded to its widest cell but the last, whose cells vary most.
+    table = [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)), row[-1]])
+        for row in rows
+    ]
+    return "\n".join([head, *table]) + "\n"
+
+
+def _row(service: ServiceJson, now: float) -> tuple[str, ...]:
+    state = service["state"]
+    if state in EXITED and service.get("exit_code") is not None:
+        state = f"{state} (exit {service['exit_code']})"
+    started = service.get("started_at")
+    uptime = duration(now - started) if service["state"] in RUNNING and started is not None else "-"
+    return (
+        service["name"],
+        state,
+        _or_dash(service.get("pid")),
+        _or_dash(service.get("port")),
+        uptime,
+        str(service.get("restarts", 0)),
+        probe(service.get("last_probe"), now),
+    )
+
+
+def probe(last: ProbeJson | None, now: float) -> str:
+    """`ok: HTTP 200, 3s ago`, `failing: connection refused, 0s ago`, or `-` without probes."""
+    if not last:
+        return "-"
+    verdict = "ok" if last["ok"] else "failing"
+    detail = f": {last['detail']}" if last.get("detail") else ""
+    return f"{verdict}{detail}, {duration(now - last['at'])} ago"
+
+
+def duration(seconds: float) -> str:
+    """`45s`, `3m12s`, `2h05m`, `3d04h`: two units at most, as `ps` and `docker ps` do."""
+    whole = max(int(seconds), 0)
+    minutes, secs = divmod(whole, 60)
+    hours, mins = divmod(minutes, 60)
+    days, hrs = divmod(hours, 24)
+    if days:
+        return f"{days}d{hrs:02d}h"
+    if hours:
+        return f"{hours}h{mins:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)

@@ -1,0 +1,168 @@
+"""`launcher up [PROFILE] [SERVICE...] [-d [--wait] [--timeout S]]`: the stack, detached.
+
+Without -d it is `run`. With -d the configuration is checked here first (a bad one is reported
+and nothing starts), then a launcher is started in a session of its own (`run --detached`: its
+own events to `.launcher/logs/launcher.log`, each service's lines to its log file there) and
+`up` returns once that launcher serves its control API. With --wait it returns once every
+service is ready (a oneshot once it completed): 0, or 1 with the failing service's last lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from launcher.cli.project import load_run_args
+from launcher.control import client
+from launcher.core.errors import LauncherError, StackAlreadyRunning
+from launcher.runtime import leftovers, statefile
+
+POLL = 0.05
+# How long the detached launcher may take to open its API (it imports the runtime first).
+API_TIMEOUT = 30.0
+LOG_TAIL = 20
+SETTLED = ("ready", "completed")
+GAVE_UP = ("failed", "skipped", "stopped")
+
+
+def main(args: argparse.Namespace) -> int:
+    if not args.detach:
+        if args.wait or args.timeout is not None:
+            raise LauncherError("error: --wait and --timeout go with -d (up -d --wait)")
+        from launcher.cli import run
+
+        return run.main(args)
+    if args.command_argv:
+        raise LauncherError("error: up -d runs no command; use `launcher run ... -- CMD`")
+    _, plan = load_run_args(args)  # a bad configuration stops here, with nothing started
+    root = plan.root
+    _refuse_or_reap(root)
+    launcher = _spawn(args, root)
+    record = _await_api(launcher, root)
+    print(f"{plan.stack}: started in the background (launcher pid {launcher.pid}; logs in .launcher/logs/)")
+    if not args.wait:
+        return 0
+    stack = client.Stack(str(root), dataclasses.asdict(record))
+    return _await_ready(launcher, stack, args.timeout, root, args.keep_going)
+
+
+def _refuse_or_reap(root: Path) -> None:
+    """As `run` would: refuse while a launcher runs this project; reap what a dead one left."""
+    record = statefile.read(root)
+    if record is None:
+        return
+    if leftovers.launcher_alive(record):
+        raise StackAlreadyRunning(statefile.state_dir(root) / statefile.STATE_FILE, record.pid)
+    print(leftovers.reap_dead_stack(root, record))
+
+
+def _spawn(args: argparse.Namespace, root: Path) -> subprocess.Popen[bytes]:
+    logs = statefile.state_dir(root) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "launcher", "run", "--detached", "--no-color", *_run_words(args)]
+    with open(logs / "launcher.log", "ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no terminal: closing it must not stop the stack
+            close_fds=True,
+        )
+
+
+def _run_words(args: argparse.Namespace) -> list[str]:
+    """`run`'s own options, as `up` was given them."""
+    words: list[str] = []
+    if args.file:
+        words += ["-f", str(Path(args.file).absolute())]
+    if args.log_format:
+        words += ["--log-format", args.log_format]
+    if args.profile:
+        words += ["--profile", args.profile]
+    if args.mode:
+        words += ["--mode", args.mode]
+    if args.no_deps:
+        words.append("--no-deps")
+    if args.keep_going:
+        words.append("--keep-going")
+    if args.watch:
+        words.append("--watch")
+    if args.debug:
+        words += ["--debug", args.debug, "--debug-port", str(args.debug_port)]
+        words += ["--debug-wait"] if args.debug_wait else []
+    return [*words, *args.words]
+
+
+def _await_api(launcher: subprocess.Popen[bytes], root: Path) -> statefile.StackRecord:
+    """The detached launcher's state, once it records its API socket; its error if it exits."""
+    deadline = time.monotonic() + API_TIMEOUT
+    while time.monotonic() < deadline:
+        record = statefile.read(root)
+        if record is not None and record.pid == launcher.pid and record.api:
+            return record
+        if launcher.poll() is not None:
+            raise LauncherError(_ended(launcher, root))
+        time.sleep(POLL)
+    raise LauncherError(
+        f"error: the detached launcher (pid {launcher.pid}) did not open its API within {API_TIMEOUT:g}s; "
+        "see .launcher/logs/launcher.log"
+    )
+
+
+def _await_ready(
+    launcher: subprocess.Popen[bytes],
+    stack: client.Stack,
+    timeout: float | None,
+    root: Path,
+    keep_going: bool,
+) -> int:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while deadline is None or time.monotonic() < deadline:
+        try:
+            status = stack.get("/v1/status")
+        except LauncherError:
+            if launcher.poll() is not None:  # the start failed: the launcher rolled back and left
+                print(_ended(launcher, root), file=sys.stderr)
+                return launcher.returncode or 1
+            raise
+        services = status["services"]
+        failed = [s for s in services if s["state"] in GAVE_UP]
+        if failed:
+            after = "the stack keeps running (`launcher down` stops it)" if keep_going else "rolling back"
+            return _report(stack, failed[0], f"is {failed[0]['state']}: {failed[0].get('reason', '')}", after)
+        if status["state"] == "running" and all(s["state"] in SETTLED for s in services):
+            print(f"{status['stack']}: {len(services)}/{len(services)} services ready")
+            return 0
+        time.sleep(POLL)
+    waiting = [s for s in stack.get("/v1/status")["services"] if s["state"] not in SETTLED]
+    if not waiting:
+        return 0
+    what = f"was not ready within {timeout:g}s (state: {waiting[0]['state']})"
+    return _report(stack, waiting[0], what, "the stack keeps running (`launcher down` stops it)")
+
+
+def _report(stack: client.Stack, service: dict[str, object], what: str, after: str) -> int:
+    name = str(service["name"])
+    print(f"error: service '{name}' {what}; {after}", file=sys.stderr)
+    with contextlib.suppress(LauncherError):  # rolled back and gone meanwhile: no lines to show
+        for line in stack.get(f"/v1/services/{name}/logs?tail={LOG_TAIL}")["lines"]:
+            print(f"  {name} | {line}", file=sys.stderr)
+    return 1
+
+
+def _ended(launcher: subprocess.Popen[bytes], root: Path) -> str:
+    """What the detached launcher said before it exited: the end of its log."""
+    log = statefile.state_dir(root) / "logs" / "launcher.log"
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+    except OSError:
+        tail = []
+    text = "\n".join(tail)
+    code = launcher.wait()
+    return f"the detached launcher exited with code {code}:\n{text}" if text else f"exited with code {code}"

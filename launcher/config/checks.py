@@ -1,0 +1,193 @@
+"""Rules that need the whole stack: dependencies, cycles, probes against ports, selections."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from launcher.config import graph
+from launcher.config.layers import Layered
+from launcher.config.model import Config
+from launcher.core.diagnostics import Diagnostic, Origin, did_you_mean
+
+# A name becomes part of variable names (X_PORT), unit and container names, and `name.N`
+# for replicas: letters, digits, `_` and `-`, starting with a letter.
+_SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def check_names(names: Iterable[str], layered: Layered) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "LCH-1028",
+            f"invalid service name {name!r}",
+            layered.origin(("services", name)),
+            "use letters, digits, '_' and '-', starting with a letter (e.g. 'api_gateway')",
+        )
+        for name in names
+        if not _SERVICE_NAME.fullmatch(name)
+    ]
+
+
+def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) -> list[Diagnostic]:
+    """Every cross-service problem; `known` names services that exist but failed validation."""
+    services = config.services
+    names = set(services) | set(known)
+    problems = check_names(sorted(names), layered)
+    for name, service in services.items():
+        where = ("services", name)
+        for dep, spec in service.dependencies().items():
+            origin = layered.origin((*where, "depends_on", dep))
+            if dep not in names:
+                problems.append(
+                    Diagnostic(
+                        "LCH-1005",
+                        f"service '{name}' depends on unknown service '{dep}'",
+                        origin,
+                        did_you_mean(dep, names) or f"known services: {', '.join(sorted(names))}",
+                    )
+                )
+                continue
+            if dep == name:
+                problems.append(
+                    Diagnostic(
+                        "LCH-1004",
+                        f"service '{name}' depends on itself",
+                        origin,
+                        "remove it from its own depends_on",
+                    )
+                )
+                continue
+            target = services.get(dep)
+            if target is None:
+                continue
+            if service.enabled and not target.enabled:
+                problems.append(
+                    Diagnostic(
+                        "LCH-1008",
+                        f"service '{name}' depends on disabled service '{dep}'",
+                        origin,
+                        f"enable '{dep}', or disable '{name}' too",
+                    )
+                )
+            if spec.condition == "completed" and not target.oneshot:
+                problems.append(
+                    Diagnostic(
+                        "LCH-1016",
+                        f"service '{name}' waits for '{dep}' to complete, but '{dep}' is not a oneshot",
+                        origin,
+                        f'use condition "ready" or "started", or set oneshot = true on {dep}',
+                    )
+                )
+        problems.extend(_probe_problems(name, config, layered))
+    edges = {n: [d for d in s.dependencies() if d in services and d != n] for n, s in services.items()}
+    cycle = graph.find_cycle(edges)
+    if cycle:
+        problems.append(
+            Diagnostic(
+                "LCH-1004",
+                "dependency cycle: " + " -> ".join(cycle),
+                layered.origin(("services", cycle[0], "depends_on", cycle[1])),
+                "remove one of these depends_on entries",
+            )
+        )
+    return problems
+
+
+def check_raw_dependencies(layered: Layered, skip: Iterable[str]) -> list[Diagnostic]:
+    """Unknown dependencies of services that failed validation, read from the raw data."""
+    services = layered.data.get("services")
+    if not isinstance(services, dict):
+        return []
+    problems = []
+    for name, raw in services.items():
+        if name in skip or not isinstance(raw, dict):
+            continue
+        depends = raw.get("depends_on")
+        names = depends if isinstance(depends, list) else list(depends) if isinstance(depends, dict) else []
+        for dep in names:
+            if isinstance(dep, str) and dep not in services:
+                problems.append(
+                    Diagnostic(
+                        "LCH-1005",
+                        f"service '{name}' depends on unknown service '{dep}'",
+                        layered.origin(("services", name, "depends_on", dep)),
+                        did_you_mean(dep, services) or f"known services: {', '.join(sorted(services))}",
+                    )
+                )
+    return problems
+
+
+def _probe_problems(name: str, config: Config, layered: Layered) -> list[Diagnostic]:
+    service = config.services[name]
+    where = ("services", name)
+    problems = []
+    if service.external and service.probe is None:
+        problems.append(
+            Diagnostic(
+                "LCH-1020",
+                f"external service '{name}' has no probe",
+                layered.origin(where),
+                'an external service is only probed: add e.g. probe = { tcp = "127.0.0.1:5432" }',
+            )
+        )
+    for key in ("probe", "liveness"):
+        probe = getattr(service, key)
+        if (
+            probe is not None
+            and probe.http is not None
+            and probe.http.startswith("/")
+            and not service.wants_port
+        ):
+            problems.append(
+                Diagnostic(
+                    "LCH-1017",
+                    f"service '{name}' has an http {key} on a path but no port",
+                    layered.origin((*where, key, "http")),
+                    'add port = "auto", or give the probe a full URL',
+                )
+            )
+    return problems
+
+
+def check_narrowing(
+    words: Iterable[str], allowed: set[str], profile: str | None, config: Config
+) -> list[Diagnostic]:
+    """SERVICE words narrow a profile's selection: each must be one of its services."""
+    return [
+        Diagnostic(
+            "LCH-1025",
+            f"service '{word}' is not part of profile '{profile}'",
+            Origin("command line"),
+            f"profile '{profile}' runs {', '.join(sorted(allowed))}; name a profile that has '{word}'",
+        )
+        for word in words
+        if word in config.services and word not in allowed
+    ]
+
+
+def check_selection(
+    config: Config, selection: Iterable[str], origin: Origin | None, source: str
+) -> list[Diagnostic]:
+    """Names given in a profile's `select` or on the command line must be enabled services."""
+    problems = []
+    for name in selection:
+        if name not in config.services:
+            problems.append(
+                Diagnostic(
+                    "LCH-1025",
+                    f"unknown service '{name}' in the {source}",
+                    origin,
+                    did_you_mean(name, config.services)
+                    or f"known services: {', '.join(sorted(config.services))}",
+                )
+            )
+        elif not config.services[name].enabled:
+            problems.append(
+                Diagnostic(
+                    "LCH-1008",
+                    f"service '{name}' is selected by the {source} but disabled",
+                    origin,
+                    f"set enabled = true on '{name}', or leave it out",
+                )
+            )
+    return problems

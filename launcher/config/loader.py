@@ -1,0 +1,397 @@
+"""Finding, reading and layering the configuration files into one validated `Config`.
+
+Layers, later wins: defaults < launcher.toml < profile (after what it extends) <
+launcher.local.toml < LAUNCHER_* environment variables < command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from launcher.config.checks import check_raw_dependencies, check_services
+from launcher.config.envfile import read_env_file
+from launcher.config.layers import Layered
+from launcher.config.model import Config, Profile, Service, Settings
+from launcher.config.procfile import procfile_document
+from launcher.config.sources import Document, parse_toml
+from launcher.config.validation import validate
+from launcher.core.diagnostics import Diagnostic, Origin, did_you_mean, display_path
+from launcher.core.errors import ConfigError
+
+CONFIG_NAMES = ("launcher.toml", "pyproject.toml")
+LOCAL_NAME = "launcher.local.toml"
+PROFILE_DIR = "profiles"
+
+
+@dataclass
+class Loaded:
+    """A validated configuration with its profile applied, and where each value came from."""
+
+    config: Config
+    layered: Layered
+    path: Path
+    profile: str | None
+    select: list[str] | None
+    select_origin: Origin | None
+    watch: bool
+    dotenv: dict[str, str] = field(default_factory=dict)
+    service_env_files: dict[str, dict[str, str]] = field(default_factory=dict)
+    profiles: list[str] = field(default_factory=list)
+    # A profile's `debug = "SERVICE"`, and the line that says so.
+    debug: str | None = None
+    debug_origin: Origin | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def stack_name(self) -> str:
+        return self.config.launcher.name or self.root.resolve().name
+
+
+def find_config(start: Path) -> Path:
+    """Walk up from `start` to the first launcher.toml, or pyproject.toml with [tool.launcher]."""
+    for directory in (start, *start.parents):
+        candidate = directory / "launcher.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "[tool.launcher" in pyproject.read_text(errors="replace"):
+            return pyproject
+    raise ConfigError(
+        [
+            Diagnostic(
+                "LCH-1015",
+                f"no launcher.toml found in {start} or any parent directory",
+                Origin(str(start)),
+                "create one with `launcher init`, or name a file with -f FILE",
+            )
+        ]
+    )
+
+
+def load(
+    path: Path | str | None = None,
+    *,
+    profile: str | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Loaded:
+    """Read and validate the configuration; raise ConfigError listing every problem found."""
+    cwd = cwd or Path.cwd()
+    environ = os.environ if environ is None else environ
+    config_path = (cwd / path) if path is not None else find_config(cwd)
+    problems: list[Diagnostic] = []
+
+    main = _read_main(config_path, cwd)
+    if isinstance(main, Diagnostic):
+        raise ConfigError([main])
+    base = Layered(main.data, dict(main.origins), Origin(main.label))
+    profiles = _profiles(base, config_path.parent, cwd, problems)
+    base.data.pop("profiles", None)
+
+    local = _read_optional(config_path.parent / LOCAL_NAME, cwd, problems)
+    env_layer = _environment_layer(environ, problems)
+    flag_layer = Layered(dict(overrides or {}), {}, Origin("command line"))
+    for key in flag_layer.data:
+        flag_layer.origins[(key,)] = flag_layer.fallback
+
+    name, name_origin = _profile_name(profile, base, local, env_layer, environ)
+    chain: list[Layered] = []
+    select: list[str] | None = None
+    select_origin: Origin | None = None
+    watch = False
+    debug: str | None = None
+    debug_origin: Origin | None = None
+    if name is not None:
+        chain = _profile_chain(name, name_origin, profiles, problems)
+        for layer in chain:
+            if isinstance(layer.data.get("select"), list):
+                select, select_origin = layer.data["select"], layer.origin(("select",))
+            watch = bool(layer.data.get("watch", watch))
+            if isinstance(layer.data.get("debug"), str):
+                debug, debug_origin = layer.data["debug"], layer.origin(("debug",))
+
+    merged = Layered(fallback=base.fallback)
+    merged.merge(base)
+    for layer in chain:
+        for key in ("launcher", "env", "services"):
+            if key in layer.data:
+                merged.merge(layer.sub((key,)), (key,))
+    for overlay in (local, env_layer, flag_layer):
+        if overlay is not None:
+            merged.merge(overlay)
+
+    config, found = validate(Config, merged)
+    problems.extend(found)
+    if config is None:
+        # Report the cross-service problems too (all problems at once), on what did validate.
+        config = _partial_config(merged)
+        services = merged.data.get("services")
+        known = list(services) if isinstance(services, dict) else []
+        problems.extend(check_services(config, merged, known))
+        problems.extend(check_raw_dependencies(merged, config.services))
+    dotenv, env_files = _env_files(config, merged, config_path.parent, cwd, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Loaded(
+        config,
+        merged,
+        config_path,
+        name,
+        select,
+        select_origin,
+        watch,
+        dotenv,
+        env_files,
+        sorted(profiles),
+        debug,
+        debug_origin,
+    )
+
+
+def _read_main(path: Path, cwd: Path) -> Document | Diagnostic:
+    label = display_path(path, cwd)
+    if not path.is_file():
+        return Diagnostic(
+            "LCH-1015",
+            f"configuration file {label} does not exist",
+            Origin(label),
+            "check the path given with -f, or run `launcher init`",
+        )
+    if path.suffix != ".toml":
+        return procfile_document(path, label, path.read_text(errors="replace"))
+    document = parse_toml(path, label)
+    if isinstance(document, Document) and path.name == "pyproject.toml":
+        section = Layered(document.data, document.origins).sub(("tool", "launcher"))
+        if not section.data:
+            return Diagnostic(
+                "LCH-1015",
+                f"{label} has no [tool.launcher] table",
+                Origin(label),
+                "add [tool.launcher] to it, or use a launcher.toml",
+            )
+        return Document(path, label, section.data, section.origins)
+    return document
+
+
+def _read_optional(path: Path, cwd: Path, problems: list[Diagnostic]) -> Layered | None:
+    if not path.is_file():
+        return None
+    document = parse_toml(path, display_path(path, cwd))
+    if isinstance(document, Diagnostic):
+        problems.append(document)
+        return None
+    layer = Layered(document.data, document.origins, Origin(document.label))
+    for key in list(document.data):
+        if key not in ("launcher", "env", "services"):
+            problems.append(
+                Diagnostic(
+                    "LCH-1002",
+                    f"unknown key '{key}' in {document.label}",
+                    layer.origin((key,)),
+                    did_you_mean(key, ["launcher", "env", "services"])
+                    or "a local file may hold [launcher], [env] and [services.<name>] only",
+                )
+            )
+            # Reported here with the local file's own hint; validation must not report it again.
+            del layer.data[key]
+    return layer
+
+
+def _profiles(base: Layered, root: Path, cwd: Path, problems: list[Diagnostic]) -> dict[str, Layered]:
+    """Every profile: `[profiles.<name>]` tables and `profiles/<name>.toml` files."""
+    found: dict[str, Layered] = {}
+    inline = base.data.get("profiles")
+    if isinstance(inline, dict):
+        for name in inline:
+            found[name] = base.sub(("profiles", name))
+    directory = root / PROFILE_DIR
+    for file in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
+        document = parse_toml(file, display_path(file, cwd))
+        if isinstance(document, Diagnostic):
+            problems.append(document)
+            continue
+        if file.stem in found:
+            problems.append(
+                Diagnostic(
+                    "LCH-1019",
+                    f"profile '{file.stem}' is defined twice",
+                    Origin(document.label),
+                    f"keep either {document.label} or [profiles.{file.stem}], not both",
+                )
+            )
+            continue
+        found[file.stem] = Layered(document.data, document.origins, Origin(document.label))
+    for name, layer in found.items():
+        _, errors = validate(Profile, layer, ("profiles", name))
+        problems.extend(errors)
+    return found
+
+
+def _profile_name(
+    explicit: str | None,
+    base: Layered,
+    local: Layered | None,
+    env_layer: Layered,
+    environ: Mapping[str, str],
+) -> tuple[str | None, Origin]:
+    if explicit is not None:
+        return explicit, Origin("command line")
+    if environ.get("LAUNCHER_PROFILE"):
+        return environ["LAUNCHER_PROFILE"], Origin("environment variable LAUNCHER_PROFILE")
+    for layer in [x for x in (env_layer, local, base) if x is not None]:
+        settings = layer.data.get("launcher")
+        if isinstance(settings, dict) and isinstance(settings.get("default_profile"), str):
+            return settings["default_profile"], layer.origin(("launcher", "default_profile"))
+    return None, Origin("default")
+
+
+def _profile_chain(
+    name: str, origin: Origin, profiles: dict[str, Layered], problems: list[Diagnostic]
+) -> list[Layered]:
+    """The profile and what it extends, oldest ancestor first."""
+    chain: list[str] = []
+    current: str | None = name
+    while current is not None:
+        if current not in profiles:
+            problems.append(
+                Diagnostic(
+                    "LCH-1007",
+                    f"unknown profile '{current}'",
+                    origin,
+                    did_you_mean(current, profiles)
+                    or f"known profiles: {', '.join(sorted(profiles)) or 'none'}",
+                )
+            )
+            return []
+        if current in chain:
+            cycle = " -> ".join([*chain[chain.index(current) :], current])
+            problems.append(
+                Diagnostic(
+                    "LCH-1019",
+                    f"profiles extend each other in a cycle: {cycle}",
+                    profiles[current].origin(("extends",)),
+                    "remove one of these extends",
+                )
+            )
+            return []
+        chain.append(current)
+        parent = profiles[current].data.get("extends")
+        origin = profiles[current].origin(("extends",))
+        current = parent if isinstance(parent, str) else None
+    return [profiles[n] for n in reversed(chain)]
+
+
+_ENV_SETTINGS = {
+    "LAUNCHER_MODE": "mode",
+    "LAUNCHER_PORTS": "ports",
+    "LAUNCHER_START_TIMEOUT": "start_timeout",
+    "LAUNCHER_STOP_TIMEOUT": "stop_timeout",
+    "LAUNCHER_LOG_FORMAT": "log_format",
+    "LAUNCHER_LOG_LEVEL": "log_level",
+}
+
+
+def _environment_layer(environ: Mapping[str, str], problems: list[Diagnostic]) -> Layered:
+    layer = Layered(fallback=Origin("environment"))
+    settings: dict[str, Any] = {}
+    for variable, key in _ENV_SETTINGS.items():
+        raw = environ.get(variable)
+        if not raw:
+            continue
+        origin = Origin(f"environment variable {variable}")
+        try:
+            settings[key] = _env_value(key, raw)
+        except ValueError:
+            problems.append(
+                Diagnostic(
+                    "LCH-1026",
+                    f"{variable}={raw!r} is not a valid value",
+                    origin,
+                    "LAUNCHER_PORTS takes LOW-HIGH (e.g. 8000-8010); timeouts take seconds",
+                )
+            )
+            continue
+        layer.origins[("launcher", key)] = origin
+    if settings:
+        layer.data["launcher"] = settings
+    return layer
+
+
+def _env_value(key: str, raw: str) -> Any:
+    if key == "ports":
+        low, _, high = raw.partition("-")
+        return [int(low), int(high or low)]
+    if key.endswith("_timeout"):
+        return float(raw)
+    return raw.strip().lower()
+
+
+def _partial_config(merged: Layered) -> Config:
+    """The valid part of an invalid configuration, so that cross-service checks still run."""
+    services = {}
+    for name, raw in (merged.data.get("services") or {}).items():
+        try:
+            services[name] = Service.model_validate(raw)
+        except Exception:
+            continue
+    try:
+        settings = Settings.model_validate(merged.data.get("launcher") or {})
+    except Exception:
+        settings = Settings()
+    return Config(launcher=settings, services=services)
+
+
+def _env_files(
+    config: Config, merged: Layered, root: Path, cwd: Path, problems: list[Diagnostic]
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    files = config.launcher.env_file
+    dotenv: dict[str, str] = {}
+    for name in [files] if isinstance(files, str) else files:
+        path = root / name
+        if path.is_file():
+            dotenv.update(_read_env(path, merged.origin(("launcher", "env_file")), cwd, problems))
+    per_service: dict[str, dict[str, str]] = {}
+    for service_name, service in config.services.items():
+        if service.env_file is None:
+            continue
+        values: dict[str, str] = {}
+        origin = merged.origin(("services", service_name, "env_file"))
+        names = [service.env_file] if isinstance(service.env_file, str) else service.env_file
+        for name in names:
+            path = root / name
+            if not path.is_file():
+                problems.append(
+                    Diagnostic(
+                        "LCH-1023",
+                        f"env_file {name!r} of service '{service_name}' does not exist",
+                        origin,
+                        f"create {display_path(path, cwd)} or remove env_file",
+                    )
+                )
+                continue
+            values.update(_read_env(path, origin, cwd, problems))
+        per_service[service_name] = values
+    return dotenv, per_service
+
+
+def _read_env(path: Path, origin: Origin, cwd: Path, problems: list[Diagnostic]) -> dict[str, str]:
+    try:
+        return read_env_file(path)
+    except ValueError as exc:
+        problems.append(
+            Diagnostic(
+                "LCH-1023",
+                f"cannot parse env file {display_path(path, cwd)}: {exc}",
+                origin,
+                "write one KEY=value per line; quote values with spaces",
+            )
+        )
+        return {}

@@ -1,0 +1,171 @@
+"""Turning pydantic's validation errors into diagnostics with codes, places and hints."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from launcher.config.layers import Layered
+from launcher.config.sources import Key
+from launcher.core.diagnostics import Diagnostic, did_you_mean
+
+# Error types raised by our own validators, and the code each one reports.
+_CUSTOM_CODES = {
+    "service_kind": ("LCH-1006", "keep exactly one of command, app, task or external = true"),
+    "probe_kind": ("LCH-1009", 'write one kind per probe, e.g. probe = { http = "/health" }'),
+    "probe_regex": ("LCH-1009", "escape regex metacharacters such as ( [ . with a backslash"),
+    "signal_name": ("LCH-1012", 'use a signal name such as "SIGTERM", "INT" or a number'),
+    "import_path": ("LCH-1014", 'write it as "package.module:attribute"'),
+    "port_range": ("LCH-1010", "write the range as [low, high] with low <= high"),
+    "api_address": ("LCH-1010", 'listen on the loopback interface only, e.g. api = "127.0.0.1:7070"'),
+    "mount_path": ("LCH-1003", 'write the mount as "/prefix"'),
+    "workers": ("LCH-1003", "remove workers, or make the service an app"),
+    "shell": ("LCH-1003", "remove shell, or give the service a command"),
+}
+
+
+def validate(model_type: type[BaseModel], layer: Layered, prefix: Key = ()) -> tuple[Any, list[Diagnostic]]:
+    """Validate `layer.data` as `model_type`; return the model (or None) and the diagnostics."""
+    try:
+        return model_type.model_validate(layer.data), []
+    except ValidationError as exc:
+        return None, diagnostics_from(exc, layer, model_type, prefix)
+
+
+def diagnostics_from(
+    exc: ValidationError, layer: Layered, model_type: type[BaseModel], prefix: Key = ()
+) -> list[Diagnostic]:
+    # A union (port = "auto" | int) fails once per member: group those into one diagnostic.
+    grouped: dict[Key, list[dict[str, Any]]] = defaultdict(list)
+    for error in exc.errors():
+        grouped[_data_path(layer.data, error["loc"], error["type"] == "missing")].append(dict(error))
+    # A union member that failed on its type is noise beside one that got further in.
+    deepest = [
+        path for path in grouped if not any(other[: len(path)] == path and other != path for other in grouped)
+    ]
+    return [_diagnostic(path, grouped[path], layer, model_type, prefix) for path in deepest]
+
+
+def _data_path(data: Any, loc: tuple[int | str, ...], missing: bool) -> Key:
+    """The part of a pydantic `loc` that names keys of the data (union tags are dropped)."""
+    path: list[str] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:  # noqa: SIM114 - the two narrow differently
+            path.append(str(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(str(part))
+            node = node[part]
+        elif missing and i == len(loc) - 1:
+            path.append(str(part))
+    return tuple(path)
+
+
+def _diagnostic(
+    path: Key,
+    errors: list[dict[str, Any]],
+    layer: Layered,
+    model_type: type[BaseModel],
+    prefix: Key,
+) -> Diagnostic:
+    where = layer.origin(path)
+    dotted = ".".join((*prefix, *path)) or "(top level)"
+    first = errors[0]
+    kind = first["type"]
+    if kind in _CUSTOM_CODES:
+        code, hint = _CUSTOM_CODES[kind]
+        return Diagnostic(code, f"{dotted}: {first['msg']}", where, hint)
+    if kind == "extra_forbidden":
+        key = path[-1] if path else "?"
+        known = _known_keys(model_type, path[:-1])
+        suggestion = did_you_mean(key, known)
+        hint = suggestion or (f"known keys: {', '.join(sorted(known))}" if known else "remove it")
+        return Diagnostic("LCH-1002", f"unknown key '{key}' in {_parent(prefix, path)}", where, hint)
+    if path and path[-1] == "restart" and kind == "literal_error":
+        return Diagnostic(
+            "LCH-1011",
+            f"{dotted}: unknown restart policy {first['input']!r}",
+            where,
+            'use "no", "on-failure" or "always"',
+        )
+    if any(p in ("port", "ports") for p in path[-2:]):
+        return Diagnostic(
+            "LCH-1010",
+            f"{dotted}: invalid port {_shown(first)}",
+            where,
+            'use a number from 1 to 65535, or "auto" to take one from the range',
+        )
+    expected = list(dict.fromkeys(_expected(e) for e in errors))
+    text = (
+        expected[0]
+        if len(expected) == 1
+        else "expected one of: " + ", ".join(e.removeprefix("expected ") for e in expected)
+    )
+    return Diagnostic(
+        "LCH-1003",
+        f"{dotted}: {text}, got {_shown(first)}",
+        where,
+        "see `launcher schema` for the type of each key",
+    )
+
+
+def _parent(prefix: Key, path: Key) -> str:
+    parent = ".".join((*prefix, *path[:-1]))
+    return f"[{parent}]" if parent else "the top level"
+
+
+def _expected(error: dict[str, Any]) -> str:
+    message = str(error["msg"])
+    for lead in ("Input should be ", "Value should be "):
+        if message.startswith(lead):
+            expected = message[len(lead) :].replace("a valid ", "")
+            return "expected " + re.sub(r"dictionary or instance of \w+", "table", expected)
+    if error["type"] == "missing":
+        return "a value is required"
+    return message[0].lower() + message[1:]
+
+
+def _shown(error: dict[str, Any]) -> str:
+    if error["type"] == "missing":
+        return "nothing"
+    value = error.get("input")
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _known_keys(model_type: type[BaseModel], path: Key) -> list[str]:
+    """Field names of the model found at `path`, following nested models and dicts of them."""
+    current: type[BaseModel] = model_type
+    dict_key_next = False
+    for part in path:
+        if dict_key_next:
+            dict_key_next = False
+            continue
+        field = current.model_fields.get(part)
+        nested = _nested_model(field.annotation) if field else None
+        if field is None or nested is None:
+            return []
+        dict_key_next = _holds_dict(field.annotation)
+        current = nested
+    return [] if dict_key_next else list(current.model_fields)
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, directly or as the values of a dict or a union member."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _holds_dict(annotation: Any) -> bool:
+    if getattr(annotation, "__origin__", None) is dict:
+        return True
+    return any(_holds_dict(arg) for arg in getattr(annotation, "__args__", ()))

@@ -1,0 +1,374 @@
+"""The control API of a running stack (docs/api.md): aiohttp on the project's unix socket and,
+opt-in, on a loopback TCP port that then requires a bearer token.
+
+    server = ApiServer(orchestrator, on_stop=request_stop, token=token)
+    await server.start(socket_path, ("127.0.0.1", 7070))
+    ...
+    await server.aclose()       # ends open streams at once, removes the socket
+
+routes() lists every route. Handlers read the orchestrator and steer services through
+AsyncRunningStack, never processes directly. The safety rules are launcher/control/guard.py's, the
+objects answered (masked) launcher/control/views.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from launcher.control import views as apiviews
+from launcher.control.guard import Refused, bind_unix, errors, guard
+from launcher.control.metrics import StackMetrics
+from launcher.control.openapi import DOCUMENT
+from launcher.control.views import Feed, Masker, sse
+from launcher.core.errors import ServiceError, StartFailed
+from launcher.library.stack import AsyncRunningStack
+from launcher.plan.spec import ProcessSpec
+from launcher.runtime.orchestrator import Orchestrator
+from launcher.runtime.probes import ProbeResult
+from launcher.runtime.states import ServiceState, StateChange
+from launcher.runtime.supervisor import ProbeUse
+
+S = ServiceState
+Action = Literal["start", "stop", "restart"]
+Lines = tuple[str, list[str]]  # a service's batch of new lines
+
+KEEPALIVE = 15.0  # seconds of silence after which an event stream gets a comment line
+SHUTDOWN_GRACE = 1.0  # aclose(): how long a request still in progress may take to finish
+DEFAULT_TAIL = 100
+# GET /v1/status answers from an answer this recent, unless a state changed since: only the
+# `last_probe` figures may be older, by at most this. (Under 200 requests a second on a stack
+# of 200 services, building each answer anew took a third of a core.)
+STATUS_FRESH = 0.1
+ENDED = frozenset({S.STOPPED, S.FAILED, S.COMPLETED, S.SKIPPED})  # what `start` starts again
+HEALTHY = frozenset({S.READY, S.COMPLETED})
+
+
+def routes(api: ApiServer) -> list[web.RouteDef]:
+    """Every route of the API (docs/api.md)."""
+    return [
+        web.get("/v1/status", api.status, allow_head=False),
+        web.get("/v1/services/{name}", api.service, allow_head=False),
+        web.post("/v1/services/{name}/start", api.start_service),
+        web.post("/v1/services/{name}/stop", api.stop_service),
+        web.post("/v1/services/{name}/restart", api.restart_service),
+        web.get("/v1/services/{name}/logs", api.service_logs, allow_head=False),
+        web.get("/v1/logs", api.logs, allow_head=False),
+        web.get("/v1/events", api.events, allow_head=False),
+        web.post("/v1/stop", api.stop_stack),
+        web.get("/healthz", api.healthz, allow_head=False),
+        web.get("/metrics", api.metrics, allow_head=False),
+        web.get("/v1/openapi.json", api.openapi, allow_head=False),
+    ]
+
+
+class ApiServer:
+    """The API of one orchestrator's stack. start() subscribes it to the stack's state changes,
+    output lines and probe checks (for the streams, the last probe and the metrics); aclose()
+    ends every stream and unsubscribes."""
+
+    def __init__(
+        self, orchestrator: Orchestrator, *, on_stop: Callable[[], None], token: str | None = None
+    ) -> None:
+        self._orchestrator = orchestrator
+        self._running = AsyncRunningStack(orchestrator)
+        self._on_stop = on_stop
+        self._token = token
+        self._mask = Masker(orchestrator.plan, orchestrator.environ)
+        self._metrics = StackMetrics(orchestrator)
+        self._probes: dict[str, tuple[ProbeResult, float]] = {}  # each service's last check
+        self._state_feeds: set[Feed[StateChange]] = set()
+        self._line_feeds: dict[Feed[Lines], str | None] = {}  # each to its service (None: all)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._operations: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._socket: tuple[Path, int] | None = None  # its path and inode, to remove it
+        self._openapi = json.dumps(DOCUMENT).encode()
+        self._changes = 0  # state changes seen: what a cached status answer must not miss
+        self._status: tuple[tuple[int, str], float, bytes] | None = None  # key, made at, body
+
+    # -- listening -----------------------------------------------------------------------
+
+    async def start(self, socket_path: Path, tcp: tuple[str, int] | None = None) -> None:
+        """Listen on the unix socket and, when `tcp` is given, on that loopback address (which
+        then requires the token)."""
+        if tcp is not None and not self._token:
+            raise ValueError("the TCP listener of the control API needs a token")
+        self._attach()
+        app = web.Application(middlewares=[errors, guard(self._token)])
+        app.add_routes(routes(self))
+        # handler_cancellation: a client that goes away ends its stream's handler at once.
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_GRACE
+        )
+        await self._runner.setup()
+        sock = bind_unix(socket_path)
+        self._socket = (socket_path, os.stat(socket_path).st_ino)
+        await web.SockSite(self._runner, sock).start()
+        if tcp is not None:
+            await web.TCPSite(self._runner, tcp[0], tcp[1]).start()
+
+    @property
+    def tcp_port(self) -> int | None:
+        """The TCP listener's port (the one the system chose, when started with port 0)."""
+        for address in self._runner.addresses if self._runner else []:
+            if isinstance(address, tuple):
+                return int(address[1])
+        return None
+
+    async def aclose(self) -> None:
+        """Stop listening, end open event and log streams, remove the socket file."""
+        for feed in self._state_feeds:
+            feed.close()
+        for lines in self._line_feeds:
+            lines.close()
+        self._detach()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        # What is left waits on services that the stopped stack will not bring back.
+        for task in list(self._operations):
+            task.cancel()
+        await asyncio.gather(*self._operations, return_exceptions=True)
+        if self._socket is not None:
+            path, inode = self._socket
+            self._socket = None
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(path).st_ino == inode:  # not one that a later launcher bound since
+                    path.unlink()
+
+    def _attach(self) -> None:
+        self._orchestrator.listeners.append(self._changed)
+        self._orchestrator.history.listeners.append(self._lines)
+        self._orchestrator.probe_listeners.append(self._probed)
+
+    def _detach(self) -> None:
+        orchestrator = self._orchestrator
+        with contextlib.suppress(ValueError):
+            orchestrator.listeners.remove(self._changed)
+        with contextlib.suppress(ValueError):
+            orchestrator.history.listeners.remove(self._lines)
+        with contextlib.suppress(ValueError):
+            orchestrator.probe_listeners.remove(self._probed)
+
+    # -- what the stack tells (on the loop, from the runtime: nothing here may block) --------
+
+    def _changed(self, change: StateChange) -> None:
+        self._changes += 1
+        for feed in self._state_feeds:
+            feed.put(change)
+
+    def _lines(self, service: str, lines: list[str]) -> None:
+        for feed, wanted in self._line_feeds.items():
+            if wanted is None or wanted == service:
+                feed.put((service, lines))
+
+    def _probed(self, service: str, use: ProbeUse, result: ProbeResult) -> None:
+        self._probes[service] = (result, time.time())
+        self._metrics.observe(service, use, result)
+
+    # -- routes: reading -----------------------------------------------------------------
+
+    async def status(self, request: web.Request) -> web.Response:
+        key = (self._changes, self._orchestrator.state)
+        now = time.monotonic()
+        cached = self._status
+        if cached is None or cached[0] != key or now - cached[1] > STATUS_FRESH:
+            answer = self._mask.deep(apiviews.stack(self._orchestrator, self._probes))
+            cached = self._status = (key, now, json.dumps(answer).encode())
+        return web.Response(body=cached[2], content_type="application/json")
+
+    async def service(self, request: web.Request) -> web.Response:
+        return self._json(apiviews.detail(self._orchestrator, self._spec(request), self._probes))
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        supervisors = self._orchestrator.supervisors
+        not_ready = [
+            name
+            for name in self._orchestrator.plan.names
+            if name not in supervisors or supervisors[name].state not in HEALTHY
+        ]
+        return self._json({"healthy": not not_ready, "not_ready": not_ready}, 503 if not_ready else 200)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        body = await self._metrics.render()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.Response(body=self._openapi, content_type="application/json")
+
+    async def service_logs(self, request: web.Request) -> web.StreamResponse:
+        name = self._spec(request).name
+        tail, follow = _tail(request), _follow(request)
+        lines = self._orchestrator.history.tail(name, tail)
+        if not follow:
+            return self._json({"service": name, "lines": lines})
+        return await self._stream_lines(request, name, [(name, line) for line in lines])
+
+    async def logs(self, request: web.Request) -> web.StreamResponse:
+        tail, follow = _tail(request), _follow(request)
+        lines = self._orchestrator.history.merged(tail)
+        if not follow:
+            return self._json({"lines": [{"service": s, "line": line} for s, line in lines]})
+        return await self._stream_lines(request, None, lines)
+
+    async def _stream_lines(
+        self, request: web.Request, service: str | None, tail: list[tuple[str, str]]
+    ) -> web.StreamResponse:
+        """`tail`, then new lines as they come, as ndjson: one {"service", "line"} a line.
+        Subscribed in the same step as `tail` was read, so no line falls between the two."""
+        feed: Feed[Lines] = Feed()
+        self._line_feeds[feed] = service
+        try:
+            response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+            await response.prepare(request)
+            batches: list[Lines] | None = [(s, [line]) for s, line in tail]
+            while batches is not None:
+                if batches:
+                    await response.write(self._ndjson(batches))
+                if self._stopped():
+                    break
+                batches = await feed.take(KEEPALIVE)
+            await response.write_eof()
+            return response
+        finally:
+            del self._line_feeds[feed]
+
+    def _ndjson(self, batches: list[Lines]) -> bytes:
+        return "".join(
+            json.dumps({"service": service, "line": self._mask.text(line)}) + "\n"
+            for service, lines in batches
+            for line in lines
+        ).encode()
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: a snapshot of the stack, then each change of state."""
+        feed: Feed[StateChange] = Feed()
+        self._state_feeds.add(feed)
+        try:
+            # Taken in the same step as the subscription: no change is missed or told twice.
+            snapshot = sse("snapshot", self._mask.deep(apiviews.stack(self._orchestrator, self._probes)))
+            response = web.StreamResponse(
+                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            )
+            await response.prepare(request)
+            await response.write(snapshot)
+            while (changes := await feed.take(KEEPALIVE)) is not None:
+                events = [sse("state", self._mask.deep(apiviews.change(c))) for c in changes]
+                await response.write(b"".join(events) if events else b": keep-alive\n\n")
+                if self._stopped():
+                    break
+            await response.write_eof()
+            return response
+        finally:
+            self._state_feeds.discard(feed)
+
+    # -- routes: steering ----------------------------------------------------------------
+
+    async def start_service(self, request: web.Request) -> web.Response:
+        return await self._control(request, "start")
+
+    async def stop_service(self, request: web.Request) -> web.Response:
+        return await self._control(request, "stop")
+
+    async def restart_service(self, request: web.Request) -> web.Response:
+        return await self._control(request, "restart")
+
+    async def stop_stack(self, request: web.Request) -> web.Response:
+        self._on_stop()
+        return self._json({"state": "stopping"}, 202)
+
+    async def _control(self, request: web.Request, action: Action) -> web.Response:
+        spec = self._spec(request)
+        # A task of its own: a client that goes away must not cut a stop or a start in half.
+        task = asyncio.ensure_future(self._act(spec.name, action))
+        self._operations.add(task)
+        task.add_done_callback(self._operation_done)
+        try:
+            await asyncio.shield(task)
+        except ServiceError as exc:
+            output = [self._mask.text(line) for line in exc.output]
+            raise Refused(409, f"service '{spec.name}' {exc.reason}", exc.code, output) from None
+        return self._json(apiviews.service(self._orchestrator, spec, self._probes))
+
+    def _operation_done(self, task: asyncio.Task[None]) -> None:
+        self._operations.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved here too, for when its client went away
+
+    async def _act(self, name: str, action: Action) -> None:
+        # One operation at a time per service: two starts at once would spawn it twice.
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            if action != "start":
+                self._refuse_while_stopping()
+                await self._running.stop(name)
+            if action != "stop":
+                # No await from here to its spawn: the stack's stop cannot begin in between.
+                self._refuse_while_stopping()
+                await self._start(name)
+
+    async def _start(self, name: str) -> None:
+        supervisor = self._orchestrator.supervisors.get(name)
+        if supervisor is None:
+            raise Refused(409, "the stack has not started its services yet")
+        if supervisor.state in ENDED:
+            await self._running.start(name)
+        # A service without a probe is ready at once, but an exit in its first second still
+        # fails its start (DESIGN.md 10): the answer waits until the start is decided.
+        await supervisor.start_over()
+        state = supervisor.state
+        if state not in HEALTHY and (state in ENDED or not await supervisor.reached("ready")):
+            raise StartFailed(name, f"failed to start: {supervisor.reason}", supervisor.output(20))
+
+    def _stopped(self) -> bool:
+        """The stack has stopped: streams end (aclose() ends them at once; a library stack
+        stopped without it, within KEEPALIVE)."""
+        return self._orchestrator.state == "stopped"
+
+    def _refuse_while_stopping(self) -> None:
+        # Also for a stop: the stack's own stop of that service is under way.
+        if self._orchestrator.state in ("stopping", "stopped"):
+            raise Refused(409, f"the stack is {self._orchestrator.state}")
+
+    # -- answers -------------------------------------------------------------------------
+
+    def _json(self, data: Any, status: int = 200) -> web.Response:
+        return web.json_response(self._mask.deep(data), status=status)
+
+    def _spec(self, request: web.Request) -> ProcessSpec:
+        name = request.match_info["name"]
+        plan = self._orchestrator.plan
+        try:
+            return plan.spec(name)
+        except KeyError:
+            known = ", ".join(plan.names)
+            raise Refused(404, f"no service '{name}' in this stack (it has: {known})", "LCH-4003") from None
+
+
+def _tail(request: web.Request) -> int:
+    raw = request.query.get("tail")
+    if raw is None:
+        return DEFAULT_TAIL
+    try:
+        tail = int(raw)
+    except ValueError:
+        tail = -1
+    if tail < 0:
+        raise Refused(400, f"tail must be a whole number of lines, not {raw!r}")
+    return tail
+
+
+def _follow(request: web.Request) -> bool:
+    raw = request.query.get("follow", "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise Refused(400, f"follow must be true or false, not {raw!r}")
+    return raw in ("true", "1")

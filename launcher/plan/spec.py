@@ -1,0 +1,125 @@
+"""The plan: what the runtime runs. Frozen data, nothing else.
+
+Configuration + profile + mode compile to a `Plan`: an ordered list of `ProcessSpec`s, each
+with everything needed to start, probe, restart and stop one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from launcher.plan.modes import Mode
+
+# "host": the shared-mode process that serves the stack's apps and runs its tasks.
+Kind = Literal["command", "app", "task", "external", "host"]
+Condition = Literal["started", "ready", "completed"]
+RestartPolicy = Literal["no", "on-failure", "always"]
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One readiness or liveness check, interpolated and ready to run."""
+
+    kind: Literal["http", "tcp", "cmd", "log", "redis", "postgres"]
+    target: str
+    argv: tuple[str, ...] = ()
+    expect: int = 200
+    interval: float = 1.0
+    timeout: float = 1.0
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True)
+class DependencySpec:
+    name: str
+    condition: Condition
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class BackoffSpec:
+    initial: float = 0.5
+    max: float = 15.0
+    multiplier: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """The wait before attempt number `attempt` (1 = the first retry)."""
+        return min(self.max, self.initial * self.multiplier ** max(0, attempt - 1))
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    service: str
+    kind: Kind
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str]
+    shell: bool = False
+    replica: int | None = None
+    port: int | None = None
+    url: str | None = None
+    mount: str | None = None
+    import_path: str | None = None
+    probe: ProbeSpec | None = None
+    liveness: ProbeSpec | None = None
+    depends_on: tuple[DependencySpec, ...] = ()
+    oneshot: bool = False
+    restart: RestartPolicy = "no"
+    max_restarts: int = 5
+    restart_window: float = 60.0
+    backoff: BackoffSpec = field(default_factory=BackoffSpec)
+    start_retries: int = 2
+    start_timeout: float = 60.0
+    stop_signal: str = "SIGTERM"
+    stop_timeout: float = 10.0
+    success_codes: tuple[int, ...] = (0,)
+    watch: tuple[Path, ...] = ()
+    watch_ignore: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    image: str | None = None
+    description: str | None = None
+    workers: int | None = None
+    # In shared mode, the name of the host process that runs this app or task (which then has
+    # no process and no argv of its own).
+    host: str | None = None
+
+    @property
+    def confirms_start(self) -> bool:
+        """The host says when this one has started (the host is serving, an app's lifespan
+        completed): it needs no first-second wait for an early exit."""
+        return self.kind == "host" or (self.host is not None and self.kind == "app")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole stack, ready to run: `specs` are in dependency order."""
+
+    stack: str
+    profile: str | None
+    mode: Mode
+    root: Path
+    config_path: Path
+    specs: tuple[ProcessSpec, ...]
+    port_range: tuple[int, int]
+    env: Mapping[str, str]
+    start_timeout: float = 60.0
+    stop_timeout: float = 10.0
+    watch: bool = False
+    api: str | None = None
+    mode_reason: str = ""
+    # Lines the launcher prints at start, after the mode's (such as where debugpy listens).
+    notes: tuple[str, ...] = ()
+
+    def spec(self, name: str) -> ProcessSpec:
+        for spec in self.specs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs]

@@ -1,0 +1,326 @@
+"""Where the launcher's output goes: prefixed, coloured lines (or JSON) on a stream, per-service
+log files, a live progress block while starting; and never a wait for a slow reader.
+
+A writer thread owns the stream. Callers (the event loop) only format and enqueue: up to
+`memory_limit` bytes wait in memory; beyond that, lines spill in order to a temporary file that
+the writer drains later. No line is lost, memory stays bounded, and the event loop never blocks
+on a reader that is slow or stopped. When lines had to wait, the launcher says so.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Literal, Protocol, TextIO
+
+from colorama import Fore, Style
+
+from launcher.core.masking import mask_text
+from launcher.runtime.logfiles import LogFiles
+
+COLOURS = [
+    Fore.CYAN,
+    Fore.YELLOW,
+    Fore.GREEN,
+    Fore.MAGENTA,
+    Fore.BLUE,
+    Fore.RED,
+    Fore.LIGHTCYAN_EX,
+    Fore.LIGHTYELLOW_EX,
+    Fore.LIGHTGREEN_EX,
+    Fore.LIGHTMAGENTA_EX,
+]
+MEMORY_LIMIT = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    service: str
+    state: str
+    elapsed: float
+    detail: str = ""
+
+
+class Sink(Protocol):
+    def line(self, service: str, stream: str, text: str) -> None: ...
+    def lines(self, service: str, stream: str, texts: Sequence[str]) -> None: ...
+    def event(self, service: str, text: str, **fields: object) -> None: ...
+    def progress(self, rows: Sequence[ProgressRow]) -> None: ...
+    def end_progress(self) -> None: ...
+    def close(self, timeout: float = 5.0) -> None: ...
+
+
+def use_colour(stream: TextIO, colour: bool | None, environ: Mapping[str, str]) -> bool:
+    """NO_COLOR never, FORCE_COLOR always, otherwise only on a terminal (or as told)."""
+    if colour is False or environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR") or colour:
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Formatter:
+    """Turns lines into text: `HH:MM:SS name | text`, or JSON objects."""
+
+    def __init__(self, names: Sequence[str], log_format: Literal["text", "json"], colour: bool) -> None:
+        self.json = log_format == "json"
+        self.width = max((len(n) for n in (*names, "launcher")), default=8)
+        self.colour = colour
+        self._prefix: dict[str, str] = {}
+        for i, name in enumerate([*names, "launcher"]):
+            self._prefix_of(name, i)
+
+    def _prefix_of(self, name: str, index: int | None = None) -> str:
+        prefix = self._prefix.get(name)
+        if prefix is None:
+            index = len(self._prefix) if index is None else index
+            padded = f"{name:<{self.width}} | "
+            if self.colour:
+                colour = Style.BRIGHT if name == "launcher" else COLOURS[index % len(COLOURS)]
+                padded = f"{colour}{padded}{Style.RESET_ALL}"
+            prefix = self._prefix[name] = padded
+        return prefix
+
+    def lines(self, service: str, stream: str, texts: Sequence[str]) -> str:
+        if self.json:
+            stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
+            return "".join(
+                json.dumps({"ts": stamp, "service": service, "stream": stream, "line": t}) + "\n"
+                for t in texts
+            )
+        if not texts:
+            return ""
+        head = time.strftime("%H:%M:%S ") + self._prefix_of(service)
+        # One join for the whole chunk, not a formatted string per line: a busy service sends
+        # hundreds of lines a chunk.
+        return head + ("\n" + head).join(texts) + "\n"
+
+    def event(self, service: str, text: str, fields: Mapping[str, object]) -> str:
+        text = mask_text(text)
+        if self.json:
+            stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
+            record = {"ts": stamp, "service": service, "event": text}
+            record.update({k: mask_text(str(v)) for k, v in fields.items()})
+            return json.dumps(record) + "\n"
+        if service != "launcher":
+            text = f"[{service}] {text}"
+        return f"{time.strftime('%H:%M:%S ')}{self._prefix_of('launcher')}{text}\n"
+
+
+def render_progress(rows: Sequence[ProgressRow], width: int) -> str:
+    """The live block: one row per service (pure, for tests)."""
+    out = []
+    for row in rows:
+        elapsed = f"{row.elapsed:5.1f}s" if row.elapsed else "      "
+        detail = f"  {row.detail}" if row.detail else ""
+        out.append(f" {row.service:<{width}}  {row.state:<9} {elapsed}{detail}"[:200] + "\n")
+    return "".join(out)
+
+
+class StreamSink:
+    """The Sink of the CLI and the library (see the module docstring)."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        formatter: Formatter,
+        *,
+        log_files: LogFiles | None = None,
+        live: bool = False,
+        memory_limit: int = MEMORY_LIMIT,
+        echo: bool = True,
+    ) -> None:
+        self.stream = stream
+        self.echo = echo  # services' lines to the stream too (a detached launcher: files only)
+        self.formatter = formatter
+        self.log_files = log_files
+        self.live = live
+        self.memory_limit = memory_limit
+        self._queue: deque[str] = deque()
+        self._queued_bytes = 0
+        self._spill: IO[bytes] | None = None
+        self._spill_read = 0
+        self._spilled_lines = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._block = ""  # the live progress block currently shown (terminal only)
+        self._block_lines = 0
+        self._dirty = False  # the block changed and needs a redraw
+        self._last_states: dict[str, str] = {}
+        self._thread = threading.Thread(target=self._writer, name="launcher-output", daemon=True)
+        self._thread.start()
+
+    # -- producers (any thread) ----------------------------------------------------------
+
+    def line(self, service: str, stream: str, text: str) -> None:
+        self.lines(service, stream, [text])
+
+    def lines(self, service: str, stream: str, texts: Sequence[str]) -> None:
+        if self.log_files is not None:
+            self.log_files.write(service, list(texts))
+        if self.echo:
+            self._put(self.formatter.lines(service, stream, texts), len(texts))
+
+    def event(self, service: str, text: str, **fields: object) -> None:
+        self._put(self.formatter.event(service, text, fields), 1)
+
+    def progress(self, rows: Sequence[ProgressRow]) -> None:
+        if self.live:
+            with self._cond:
+                self._block = render_progress(rows, self.formatter.width)
+                self._dirty = True
+                self._cond.notify()
+            return
+        for row in rows:  # one line per state change, not a redraw
+            if self._last_states.get(row.service, "pending") != row.state:
+                self._last_states[row.service] = row.state
+                detail = f": {row.detail}" if row.detail else ""
+                self.event(row.service, f"{row.state}{detail}")
+
+    def end_progress(self) -> None:
+        with self._cond:
+            self._block = ""
+            self._dirty = True
+            self._cond.notify()
+
+    def _put(self, text: str, count: int) -> None:
+        with self._cond:
+            if self._spill is None and self._queued_bytes + len(text) <= self.memory_limit:
+                self._queue.append(text)
+                self._queued_bytes += len(text)
+            else:
+                spill = self._spill
+                if spill is None:
+                    # Lives across calls; the writer closes it once drained.
+                    spill = self._spill = tempfile.TemporaryFile(prefix="launcher-output-")  # noqa: SIM115
+                    self._spill_read = 0
+                spill.seek(0, os.SEEK_END)
+                spill.write(text.encode("utf-8", "replace"))
+                self._spilled_lines += count
+            self._cond.notify()
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    def _writer(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._queue or self._spill is not None or self._closing or self._dirty):
+                    self._cond.wait()
+                self._dirty = False
+                batch = "".join(self._queue)
+                self._queue.clear()
+                self._queued_bytes = 0
+                spilled = self._read_spill() if not batch else ""
+                block = self._block
+                done = self._closing and not batch and not spilled and self._spill is None
+            self._write(batch + spilled, block)
+            if done:
+                return
+
+    def _read_spill(self) -> str:
+        """The next chunk of spilled text (called with the lock held)."""
+        spill = self._spill
+        if spill is None:
+            return ""
+        spill.seek(self._spill_read)
+        chunk = spill.read(1 << 20)
+        cut = chunk.rfind(b"\n") + 1
+        chunk = chunk[:cut] if cut else chunk
+        self._spill_read += len(chunk)
+        if self._spill_read >= spill.seek(0, os.SEEK_END):
+            spill.close()
+            self._spill = None
+            waited, self._spilled_lines = self._spilled_lines, 0
+            notice = self.formatter.event(
+                "launcher", f"output was {waited} lines behind a slow reader; none were lost", {}
+            )
+            return chunk.decode("utf-8", "replace") + notice
+        return chunk.decode("utf-8", "replace")
+
+    def _write(self, text: str, block: str) -> None:
+        try:
+            if self.live and (self._block_lines or block):
+                clear = f"\x1b[{self._block_lines}F\x1b[J" if self._block_lines else ""
+                self._block_lines = block.count("\n")
+                _write_all(self.stream, clear + text + block)
+            elif text:
+                _write_all(self.stream, text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # the reader went away: output is best effort, the stack runs on
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._closing = True
+            self._block = ""
+            self._cond.notify()
+        self._thread.join(timeout)
+        if self.log_files is not None:
+            self.log_files.close()
+
+
+def make_sink(
+    stream: TextIO,
+    *,
+    log_format: Literal["text", "json"] = "text",
+    color: bool | None = None,
+    names: Sequence[str] = (),
+    log_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    echo: bool = True,
+) -> StreamSink:
+    environ = os.environ if environ is None else environ
+    colour = use_colour(stream, color, environ) and log_format == "text"
+    formatter = Formatter(names, log_format, colour)
+    sink: StreamSink
+
+    def log_error(service: str, message: str) -> None:
+        sink.event(service, message)
+
+    log_files = LogFiles(log_dir, log_error) if log_dir is not None else None
+    live = log_format == "text" and _isatty(stream)
+    sink = StreamSink(stream, formatter, log_files=log_files, live=live, echo=echo)
+    return sink
+
+
+def _write_all(stream: TextIO, text: str) -> None:
+    """`stream.write(text)`, all of it.
+
+    With PYTHONUNBUFFERED (or `python -u`), sys.stdout writes through a raw FileIO: a write(2)
+    that a signal interrupts after part of the data returns a short count, which TextIOWrapper
+    ignores, and the rest of the batch is lost without an error. Behind a full pipe that is a
+    matter of time, since signals (SIGCHLD of every probe command) keep coming. So the bytes go
+    out here, to the end; a buffered stream already does this itself.
+    """
+    raw = getattr(stream, "buffer", None)
+    if not isinstance(raw, io.RawIOBase):
+        stream.write(text)
+        return
+    stream.flush()
+    data = memoryview(text.encode(stream.encoding or "utf-8", "replace"))
+    while data:
+        written = raw.write(data)
+        if written is None:  # a non-blocking stream that is full: wait until it takes more
+            select.select([], [raw.fileno()], [])
+            continue
+        data = data[written:]
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

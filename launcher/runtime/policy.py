@@ -1,0 +1,51 @@
+"""Restart decisions: pure functions over the policy, the exit and the recent restarts."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from launcher.plan.spec import ProcessSpec
+
+Decision = Literal["restart", "stop", "fail"]
+
+
+def after_exit(spec: ProcessSpec, exit_code: int) -> Decision:
+    """What to do when a ready service exits on its own (restarts and crash loops aside)."""
+    success = exit_code in spec.success_codes
+    if spec.restart == "always" or (spec.restart == "on-failure" and not success):
+        return "restart"
+    return "stop" if success else "fail"
+
+
+@dataclass
+class RestartBudget:
+    """`max_restarts` within `restart_window` seconds; one more makes the service failed.
+
+    Time is whatever monotonic clock the caller uses. Staying ready for a whole window
+    forgets the earlier restarts (and so resets the backoff).
+    """
+
+    max_restarts: int
+    window: float
+    times: deque[float] = field(default_factory=deque)
+
+    def _forget(self, now: float) -> None:
+        while self.times and now - self.times[0] >= self.window:
+            self.times.popleft()
+
+    def allow(self, now: float) -> bool:
+        """Record a restart at `now` if the budget allows it; False means: give up (failed)."""
+        self._forget(now)
+        if len(self.times) >= self.max_restarts:
+            return False
+        self.times.append(now)
+        return True
+
+    def count(self, now: float) -> int:
+        self._forget(now)
+        return len(self.times)
+
+    def reset(self) -> None:
+        self.times.clear()

@@ -1,0 +1,301 @@
+"""Child processes: spawn one in its own session, read its output, see it exit, stop its group.
+
+Three traps of asyncio's subprocess API are avoided here (see docs/running.md):
+- `Process.wait()` also waits for the pipes to close, so a grandchild that inherited stdout
+  would hide the exit for as long as it lives; the exit is taken from `process_exited()`.
+- The same wait hides in the clean-up of a `subprocess_exec()` cancelled before its pipes were
+  connected; a spawn is therefore never cancelled half-way (see spawn()).
+- `StreamReader.readline()` drops lines over its limit; output is read in chunks and split by
+  our own LineSplitter instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import psutil
+
+from launcher.core.errors import SpawnError
+from launcher.runtime.lines import LineSplitter
+
+# After the leader exited, how long its pipes may take to reach EOF before they are closed.
+DRAIN = 0.5
+STREAMS = {1: "stdout", 2: "stderr"}
+OnOutput = Callable[[str, list[str]], None]
+
+
+class _Protocol(asyncio.SubprocessProtocol):
+    def __init__(self, on_output: OnOutput) -> None:
+        self.on_output = on_output
+        self.splitters = {fd: LineSplitter() for fd in STREAMS}
+        self.exited = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        lines = self.splitters[fd].feed(data)
+        if lines:
+            self.on_output(STREAMS[fd], lines)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        splitter = self.splitters.get(fd)
+        if splitter is not None:
+            lines = splitter.flush()
+            if lines:
+                self.on_output(STREAMS[fd], lines)
+
+    def process_exited(self) -> None:
+        self.exited.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+
+
+class Handle(Protocol):
+    """What a supervisor runs: a child process, or (shared mode) a service inside the host."""
+
+    pid: int
+    pgid: int
+    create_time: float
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    async def wait_started(self) -> None: ...
+
+    async def stop(self, sig: int, timeout: float) -> int: ...
+
+    def kill(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ProcessHandle:
+    """One running child: its own session and process group (pgid == pid)."""
+
+    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _Protocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self.pid: int = transport.get_pid()
+        self.pgid = self.pid
+        try:
+            self.create_time = psutil.Process(self.pid).create_time()
+        except psutil.Error:
+            self.create_time = 0.0
+        self._group_gone = False
+
+    @property
+    def returncode(self) -> int | None:
+        return self._transport.get_returncode()
+
+    async def wait(self) -> int:
+        """The leader's exit code, as soon as it exits (pipes held open by others or not)."""
+        await self._protocol.exited.wait()
+        code = self.returncode
+        return code if code is not None else -1
+
+    async def wait_started(self) -> None:
+        """A process has started once it is spawned (the shared host's handles wait for more)."""
+
+    async def stop(self, sig: int, timeout: float) -> int:
+        """Signal the group; SIGKILL it after `timeout`; end what is left once the leader is gone."""
+        if self.returncode is None:
+            self._killpg(sig)
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._protocol.exited.wait()
+            except TimeoutError:
+                self._killpg(signal.SIGKILL)
+                await self._protocol.exited.wait()
+        self._end_group()
+        return await self.wait()
+
+    def kill(self) -> None:
+        self._killpg(signal.SIGKILL)
+
+    async def aclose(self) -> None:
+        """After the exit: end stragglers of the group, flush the output, close the pipes."""
+        await self._protocol.exited.wait()
+        self._end_group()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN):
+                await self._protocol.closed.wait()
+        self._transport.close()
+
+    def _end_group(self) -> None:
+        # Grandchildren still in the group (one may hold our pipes open): the group id stays
+        # valid while any member lives, so this reaches only them. Once it fails, never again.
+        if not self._group_gone:
+            self._killpg(signal.SIGKILL)
+            self._group_gone = True
+
+    def _killpg(self, sig: int) -> None:
+        if self._group_gone:
+            return
+        try:
+            os.killpg(self.pgid, sig)
+        except ProcessLookupError:
+            self._group_gone = self.returncode is not None
+        except PermissionError:
+            pass
+
+
+async def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    on_output: OnOutput,
+    pass_fds: Sequence[int] = (),
+) -> ProcessHandle:
+    """Start `argv` (no shell) in a new session, stdin from /dev/null, output piped to us."""
+    loop = asyncio.get_running_loop()
+    creating = asyncio.ensure_future(
+        loop.subprocess_exec(
+            lambda: _Protocol(on_output),
+            *argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=tuple(pass_fds),
+        )
+    )
+    try:
+        transport, protocol = await asyncio.shield(creating)
+    except asyncio.CancelledError:
+        # Cancelled half-way (a stop while a restart spawns). asyncio's own clean-up of a
+        # cancelled subprocess_exec kills the leader only, then waits for EOF on pipes that a
+        # grandchild may hold for as long as it lives: the stop hung. Let the spawn finish
+        # instead, end its whole group, and only then give in.
+        await asyncio.shield(asyncio.ensure_future(_discard(creating)))
+        raise
+    except OSError as exc:
+        what = exc.strerror or str(exc)
+        missing_cwd = isinstance(exc, FileNotFoundError) and not os.path.isdir(cwd)  # noqa: ASYNC240
+        where = f" (no such directory: {cwd})" if missing_cwd else ""
+        raise SpawnError(argv[0] if argv else "?", f"cannot run {argv[0]!r}: {what}{where}") from None
+    return ProcessHandle(transport, protocol)
+
+
+async def _discard(creating: asyncio.Future[tuple[asyncio.SubprocessTransport, _Protocol]]) -> None:
+    """Wait for a spawn nobody wants any more, then kill its process group and close it."""
+    await asyncio.wait({creating})
+    if creating.cancelled() or creating.exception() is not None:
+        return
+    handle = ProcessHandle(*creating.result())
+    handle.kill()
+    await handle.aclose()
+
+
+class ReadyPipe:
+    """The pipe on which a multi-mode task's runner says that the task is ready
+    (launcher/child/task_ready.py): the runner gets its write end, the launcher reads the other."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_inheritable(self.write_fd, True)
+
+    def spawned(self) -> None:
+        """The child has its copy of the write end (or never will): close ours, so that the
+        read end sees EOF once the child's copy is closed too."""
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    async def said_ready(self) -> bool:
+        """True once the runner said so; False at EOF (it exited first, or does not speak)."""
+        self.spawned()
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        pipe = os.fdopen(self.read_fd, "rb", buffering=0)
+        self.read_fd = -1
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        try:
+            return bool(await reader.readline())
+        finally:
+            transport.close()
+
+    def close(self) -> None:
+        self.spawned()
+        if self.read_fd >= 0:
+            os.close(self.read_fd)
+            self.read_fd = -1
+
+
+class Reaper:
+    """The launcher's side of `launcher.runtime.reaper`: register groups; a clean close kills nothing."""
+
+    # The reaper runs as a script with `-I -S`: it is stdlib only, so it needs no site (the
+    # .pth files of the environment), no PYTHON* variables, no user site, and must not find the
+    # project's own modules first on sys.path (a project's enum.py would break it). That also
+    # halves its start-up, which competes for the CPU with the stack's first services.
+    SCRIPT = str(Path(__file__).with_name("reaper.py"))
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+        self._closed = False
+
+    @classmethod
+    def start(cls, run_id: str) -> Reaper:
+        """Start the reaper: a fork and an exec, nothing here waits for it to run.
+
+        A plain Popen, not asyncio's subprocess: the event loop has nothing to watch in this
+        child until the end (and on Python 3.11 watching costs a thread started per child, on
+        the way to the first service's spawn); aclose() waits for its exit.
+        """
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", cls.SCRIPT, run_id],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+            bufsize=0,
+        )
+        return cls(process)
+
+    def _send(self, line: str) -> None:
+        # A blocking write, but of a few bytes into a pipe the reaper drains as they come: the
+        # 64 KiB of the pipe would take thousands of registrations to fill.
+        stdin = self._process.stdin
+        if stdin is None or self._closed:
+            return
+        try:
+            stdin.write(line.encode() + b"\n")
+        except OSError:  # the reaper is gone (someone killed it): nothing to tell any more
+            self._closed = True
+
+    def add(self, handle: Handle) -> None:
+        self._send(f"add {handle.pgid}")
+
+    def remove(self, handle: Handle) -> None:
+        self._send(f"del {handle.pgid}")
+
+    async def aclose(self) -> None:
+        self._send("exit")
+        self._closed = True
+        if self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+        # It exits at once on "exit"; wait for that (and reap it) off the event loop.
+        await asyncio.to_thread(self._wait)
+
+    def _wait(self) -> None:
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()

@@ -1,0 +1,149 @@
+"""Hot reload (`run --watch`): restart exactly the services whose watched files changed.
+
+    watching = await Reloader(orchestrator).start()   # once the stack has started
+    ...
+    await watching.aclose()                           # before orchestrator.stop()
+
+One task takes the debounced bursts one at a time: a change that comes during a restart joins
+the next burst, which is taken once that restart is over. So a service is never restarted by
+two reloads at once, and a whole burst during a restart is exactly one more restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from pathlib import Path
+
+from launcher.runtime import watchrules
+from launcher.runtime.orchestrator import Orchestrator
+from launcher.runtime.policy import RestartBudget
+from launcher.runtime.watching import Kind, ObserverFactory, Watcher, roots
+
+
+class Reloader:
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+        self.plan = orchestrator.plan
+        # Resolved, as the watcher schedules (and so reports) them.
+        self.root = self.plan.root.resolve()
+        self.specs = [dataclasses.replace(s, watch=tuple(map(_resolved, s.watch))) for s in self.plan.specs]
+        self.clock = orchestrator.clock
+        self.debouncer = watchrules.Debouncer()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._watcher: Watcher | None = None
+
+    async def start(self, *, observer: ObserverFactory | None = None) -> Reloader:
+        """Watch every service's `watch` paths; print what is watched, and any fallback."""
+        sink = self.orchestrator.sink
+        specs = [s for s in self.specs if s.watch]
+        directories, missing = roots(p for s in specs for p in s.watch)
+        for path in missing:
+            sink.event("launcher", f"watch: {self._short(path)} does not exist; not watched")
+        extra = {} if observer is None else {"observer": observer}
+        self._watcher = Watcher(directories, self.changed, **extra)
+        note = await self._watcher.start()
+        if note:
+            sink.event("launcher", note)
+        names = ", ".join(s.name for s in specs) or "no service (none has watch paths)"
+        sink.event("launcher", f"watching for changes: {names}")
+        self._task = asyncio.ensure_future(self._run())
+        return self
+
+    async def aclose(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.aclose()
+            self._watcher = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # -- events (on the loop) ------------------------------------------------------------
+
+    def changed(self, kind: Kind, path: Path, destination: Path | None) -> None:
+        now = self.clock.now()
+        counted = self._counted(path)
+        if kind == "moved":
+            target = destination if destination is not None and self._counted(destination) else None
+            if not counted and target is None:
+                return
+            self.debouncer.moved(path if counted else None, target, now)
+        elif not counted:
+            return
+        elif kind == "deleted":
+            self.debouncer.removed(path, now)
+        else:
+            self.debouncer.changed(path, now, created=kind == "created")
+        self._wake.set()
+
+    def _counted(self, path: Path) -> bool:
+        return any(watchrules.watched_by(s, path, self.root) for s in self.specs)
+
+    # -- reloads -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            deadline = self.debouncer.deadline()
+            if deadline is None or deadline > self.clock.now():
+                self._wake.clear()
+                wait = None if deadline is None else deadline - self.clock.now()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+                continue
+            burst = self.debouncer.take()
+            if burst is not None:
+                await self.reload(burst)
+
+    async def reload(self, burst: watchrules.Burst) -> None:
+        """Restart the services of `burst`'s files and their followers; print one line."""
+        root = self.root
+        names = watchrules.restart_order(self.specs, watchrules.owners(self.specs, burst.files, root))
+        if not names:
+            return
+        supervisors = [self.orchestrator.supervisors[n] for n in names]
+        for supervisor in supervisors:
+            # Held: `run` ends once no service is left running, and for a moment none may be.
+            supervisor.held = True
+        for supervisor in reversed(supervisors):  # followers first, as the stack stops
+            await supervisor.stop()
+        for supervisor in supervisors:
+            # A change is a new start: a crash loop that the change may fix starts afresh.
+            spec = supervisor.spec
+            supervisor.budget = RestartBudget(spec.max_restarts, spec.restart_window)
+            if not supervisor.idle:  # the control API started it meanwhile
+                supervisor.held = False
+                continue
+            dependencies = [
+                (self.orchestrator.supervisors[d.name], d.condition)
+                for d in spec.depends_on
+                if d.name in self.orchestrator.supervisors
+            ]
+            supervisor.launch(dependencies)
+        ready = await asyncio.gather(*(s.reached("ready") for s in supervisors))
+        took = self.clock.now() - burst.first
+        files = watchrules.short_list(burst.files, root)
+        failed = [s for s, ok in zip(supervisors, ready, strict=True) if not ok]
+        outcome = (
+            f"ready again in {took:.2f}s"
+            if not failed
+            else "; ".join(f"{s.name} is {s.state}: {s.reason}" for s in failed)
+        )
+        self.orchestrator.sink.event(
+            "launcher", f"reload: {files} changed -> restarted {', '.join(names)}, {outcome}"
+        )
+
+    def _short(self, path: Path) -> str:
+        return watchrules.short_list([path], self.root)
+
+
+def _resolved(path: Path) -> Path:
+    """The path as the watcher reports it. The default watch of an app or task that is a module
+    of its own (`main:app`) names `main`: its file is `main.py`."""
+    path = path.resolve()
+    module = path.with_name(path.name + ".py")
+    return module if not path.exists() and module.is_file() else path
