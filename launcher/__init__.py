@@ -25,7 +25,7 @@ _LAZY = {
     "Stack": "launcher.library.stack",
     "RunningStack": "launcher.library.stack",
     "AsyncRunningStack": "launcher.library.stack",
-    "ServiceStatus": "launcher.library.stack",
+    "ServiceStatus": "launcher.runtime.status",
     "LauncherError": "launcher.core.errors",
     "ConfigError": "launcher.core.errors",
     "PortError": "launcher.core.errors",
@@ -63,9 +63,9 @@ if TYPE_CHECKING:
     from launcher.core.errors import StartFailed as StartFailed
     from launcher.library.stack import AsyncRunningStack as AsyncRunningStack
     from launcher.library.stack import RunningStack as RunningStack
-    from launcher.library.stack import ServiceStatus as ServiceStatus
     from launcher.library.stack import Stack as Stack
     from launcher.library.stack import load as load
+    from launcher.runtime.status import ServiceStatus as ServiceStatus
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,7 @@
-"""The shared-mode host: `python -m launcher.child.shared_host [--fd N] --units JSON`.
+"""The shared-mode host: `python -m launcher.child.shared_host [--port N] --units JSON`.
 
 One process for the stack's apps and tasks (DESIGN.md 2). It serves every app, mounted under its
-prefix, with one uvicorn server on the socket the launcher bound (`--fd`), and runs every task
+prefix, with one uvicorn server on the socket the launcher bound ($LAUNCHER_LISTEN_FD), and runs every task
 as a background task. It starts and stops nothing by itself: the launcher tells it, over the
 socket named by LAUNCHER_CONTROL_FD, one JSON line per command:
 
@@ -38,7 +38,7 @@ from launcher.child import tagged_output as hostio
 from launcher.child import task_ready as taskready
 from launcher.child import task_runner as runner
 from launcher.child.router import Lifespan, LifespanFailed, Mount, Router
-from launcher.child.units import REQUEST_GRACE, Unit, decode_units
+from launcher.child.units import LISTEN_FD, REQUEST_GRACE, Unit, decode_units
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -275,8 +275,7 @@ class Host:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.child.shared_host")
-    parser.add_argument("--fd", type=int, help="the listening socket to serve the apps on")
-    parser.add_argument("--port", type=int, help="the port to serve on (the launcher passes --fd instead)")
+    parser.add_argument("--port", type=int, help=f"the port to serve on (unless ${LISTEN_FD} gives a socket)")
     parser.add_argument("--units", required=True, help="the hosted services, as JSON")
     args = parser.parse_args(argv)
     control = os.environ.get("LAUNCHER_CONTROL_FD")
@@ -287,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr = hostio.TaggedStream(sys.stderr)
     try:
         sock = socket.socket(fileno=int(control))
-        return asyncio.run(Host(decode_units(args.units), args.fd, args.port, sock).run())
+        fd = os.environ.get(LISTEN_FD)
+        host = Host(decode_units(args.units), int(fd) if fd else None, args.port, sock)
+        return asyncio.run(host.run())
     finally:
         sys.stdout.close()
         sys.stderr.close()

@@ -14,6 +14,9 @@ from typing import Literal
 # When an app's server stops, requests still open (a stream nobody closes) get this long before
 # they are cancelled, in both modes, so that shutdown is bounded and lifespans still run.
 REQUEST_GRACE = 1
+# The variable that gives the host the descriptor of the listening socket the launcher bound
+# for it (launcher/plan/spec.py, Listen); without it the host binds its --port itself.
+LISTEN_FD = "LAUNCHER_LISTEN_FD"
 
 
 @dataclass(frozen=True)

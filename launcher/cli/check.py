@@ -10,7 +10,13 @@ import argparse
 import os
 from pathlib import Path
 
-from launcher.config import checkcache
+from launcher.cli.options import add_profile
+from launcher.config import checkcache, discovery
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_profile(parser)
+    parser.add_argument("--all-profiles", action="store_true", help="also check every profile")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -28,13 +34,8 @@ def _config_path(args: argparse.Namespace) -> Path | None:
     """The file `load` would read, found without importing the loader (None: let it report)."""
     if args.file:
         return Path(args.file).resolve()
-    here = Path.cwd()
-    for directory in (here, *here.parents):
-        if (directory / "launcher.toml").is_file():
-            return directory / "launcher.toml"
-        if (directory / "pyproject.toml").is_file():
-            return None  # [tool.launcher] discovery needs the loader's rules
-    return None
+    found = discovery.find_config(os.getcwd())
+    return None if found is None else Path(found)
 
 
 def _check(args: argparse.Namespace, key: list[str]) -> int:

@@ -6,10 +6,16 @@ import argparse
 import os
 from pathlib import Path
 
+from launcher.cli.options import add_profile
 from launcher.cli.project import load_args
 from launcher.plan.compiler import build_plan
 from launcher.plan.procfile import render_procfile
 from launcher.version import __version__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_profile(parser)
+    parser.add_argument("-o", "--output", metavar="DIR", default=None, help="directory (default: Procfile.d)")
 
 
 def main(args: argparse.Namespace) -> int:

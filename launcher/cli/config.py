@@ -11,8 +11,15 @@ from typing import Any
 
 import tomli_w
 
+from launcher.cli.options import add_profile
 from launcher.cli.project import load_args
 from launcher.core.masking import MASK, is_secret_key, mask_text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_profile(parser)
+    parser.add_argument("--show-origin", action="store_true", help="show the file and line of every value")
+    parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -16,6 +16,12 @@ from launcher.control import client
 POLL = 0.05  # seconds between looks at the launcher process: a stop takes 100 ms or more
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="give up after S seconds (default 120)"
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     stack = client.connect(args.file)
     stack.post("/v1/stop", timeout=client.TIMEOUT)

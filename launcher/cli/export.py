@@ -8,13 +8,32 @@ import importlib
 import os
 from pathlib import Path
 
+from launcher.cli.options import add_profile
 from launcher.cli.project import load_args
 from launcher.core.errors import ConfigError
-from launcher.exports import CONTAINERS
+from launcher.exports import CONTAINERS, FORMATS
 from launcher.exports.deployment import CONTAINER_ROOT, ExportFile, Target, deployment, image_problems
 from launcher.plan import shared_mode as hosting
 from launcher.plan.compiler import build_plan
 from launcher.version import __version__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("format", choices=FORMATS, metavar="FORMAT", help=", ".join(FORMATS))
+    add_profile(parser)
+    parser.add_argument(
+        "-o", "--output", metavar="DIR", default=None, help="directory (default: deploy/FORMAT)"
+    )
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        default=None,
+        help="where the project is where it runs (default: its directory here; /app in an image)",
+    )
+    parser.add_argument("--python", metavar="PATH", default="python", help="its interpreter there")
+    parser.add_argument(
+        "--user", metavar="NAME", default=None, help="the user it runs as (systemd, supervisord, runit)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from launcher.cli.options import add_profile
 from launcher.cli.project import plan_args
 from launcher.plan.diagram import RENDERERS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_profile(parser)
+    parser.add_argument("--format", choices=["text", "mermaid", "dot"], default="text", help="output format")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -8,8 +8,14 @@ from pathlib import Path
 from launcher.config.loader import load
 from launcher.config.procfile import procfile_document
 from launcher.config.scaffold import from_procfile, scaffold, target
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="from_procfile", metavar="PROCFILE", help="convert a Procfile")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing launcher.toml")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -19,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(
             [
                 Diagnostic(
-                    "LCH-1030",
+                    Code.WOULD_OVERWRITE,
                     "launcher.toml already exists here",
                     Origin("launcher.toml"),
                     "pass --force to overwrite it",
@@ -32,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError(
                 [
                     Diagnostic(
-                        "LCH-1015",
+                        Code.NO_CONFIG,
                         f"{source} does not exist",
                         Origin(str(source)),
                         "name an existing Procfile",

@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     from launcher.control.client import LineJson
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # `-f` is --follow here (as tail's and docker's): main.py gives `logs` only `--file FILE`.
+    parser.add_argument("service", nargs="?", help="the service (default: every service)")
+    parser.add_argument("-f", "--follow", action="store_true", help="go on printing new lines")
+    parser.add_argument(
+        "-n", "--tail", type=_count, default=100, metavar="N", help="the last N lines (default 100)"
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     stack = client.connect(args.file)
     if args.service:
@@ -45,6 +54,12 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass  # Ctrl-C is how one stops following: not an error
     return 0
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of lines: {text!r}")
+    return int(text)
 
 
 def _bare(line: LineJson) -> str:

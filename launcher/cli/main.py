@@ -1,7 +1,10 @@
 """The command line: parse arguments, hand them to one command module, turn errors into codes.
 
 Only this module (and the command modules it dispatches to) prints, exits or reads argv.
-Command modules are imported lazily so that `--help`, `--version` and `check` stay fast.
+Each command is a module of this package: `add_arguments(parser)` declares its options, and
+`main(args) -> int` runs it. This one holds the global options and the list of commands, and
+imports a command's module only once it is named, so that `--help`, `--version`, `status` and
+`check` stay fast.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from launcher.version import __version__
 TYPE_CHECKING = False  # not typing's: importing typing costs ~15 ms (see launcher/__init__.py)
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
+    from types import ModuleType
 
-# command -> (module under launcher.commands, one-line help)
+# command -> (its module under launcher.cli, one-line help)
 COMMANDS = {
     "run": ("run", "run the stack in the foreground; with `-- CMD`, run CMD against it"),
     "up": ("up", "start the stack; with -d in the background (--wait: until it is ready)"),
@@ -56,8 +60,8 @@ def _common(parser: argparse.ArgumentParser, *, top: bool, short_file: bool = Tr
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser: global options and the command's name; the command's own words
-    go to `command_parser` (building all eight command parsers up front would cost more than
-    a quick command may spend)."""
+    go to `command_parser` (building every command's parser up front would import every
+    command's module, more than a quick command may spend)."""
     import argparse
 
     width = max(map(len, COMMANDS))
@@ -76,16 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_parser(name: str) -> argparse.ArgumentParser:
-    """The parser of one command's own words."""
+    """The parser of one command's own words: the global options again, then the options its
+    module declares."""
     import argparse
 
     text = COMMANDS[name][1]
     parser = argparse.ArgumentParser(prog=f"launcher {name}", description=text)
     # `logs -f` follows (as tail's and docker's): there `-f FILE` goes before the command.
     _common(parser, top=False, short_file=name != "logs")
-    if name in _OPTIONS:
-        _OPTIONS[name](parser)
+    command_module(name).add_arguments(parser)
     return parser
+
+
+def command_module(name: str) -> ModuleType:
+    """The module of a command: `add_arguments(parser)` and `main(args) -> int`."""
+    return importlib.import_module(f"launcher.cli.{COMMANDS[name][0]}")
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -93,146 +102,6 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     command_parser(args.command).parse_args(args.arguments, namespace=args)
     return args
-
-
-def _run_options(command: argparse.ArgumentParser) -> None:
-    import argparse
-
-    command.add_argument("words", nargs="*", metavar="PROFILE|SERVICE", help="a profile, then services")
-    command.add_argument("-p", "--profile", help="the profile (when its name could be a service's)")
-    command.add_argument("--mode", choices=["auto", "multi", "shared"], help="process mode")
-    command.add_argument("--no-deps", action="store_true", help="do not start dependencies")
-    command.add_argument("--keep-going", action="store_true", help="keep what started if one fails")
-    command.add_argument("--watch", action="store_true", help="restart services when their files change")
-    command.add_argument("--debug", metavar="SERVICE", help="run this Python service under debugpy")
-    command.add_argument(
-        "--debug-port", type=_port, default=5678, metavar="N", help="debugpy's port (default 5678)"
-    )
-    command.add_argument("--debug-wait", action="store_true", help="with --debug: wait for the debugger")
-    # Set by `up -d` on the launcher it starts: services' lines go to their log files only.
-    command.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
-
-
-def _up_options(command: argparse.ArgumentParser) -> None:
-    _run_options(command)
-    command.add_argument("-d", "--detach", action="store_true", help="run the stack in the background")
-    command.add_argument("--wait", action="store_true", help="with -d: return once every service is ready")
-    command.add_argument(
-        "--timeout", type=float, default=None, metavar="S", help="with --wait: give up after S seconds"
-    )
-
-
-def _profile_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("profile", nargs="?", help="profile (default: default_profile)")
-
-
-def _check_options(command: argparse.ArgumentParser) -> None:
-    _profile_option(command)
-    command.add_argument("--all-profiles", action="store_true", help="also check every profile")
-
-
-def _config_options(command: argparse.ArgumentParser) -> None:
-    _profile_option(command)
-    command.add_argument("--show-origin", action="store_true", help="show the file and line of every value")
-    command.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _graph_options(command: argparse.ArgumentParser) -> None:
-    _profile_option(command)
-    command.add_argument("--format", choices=["text", "mermaid", "dot"], default="text", help="output format")
-
-
-def _compile_options(command: argparse.ArgumentParser) -> None:
-    _profile_option(command)
-    command.add_argument(
-        "-o", "--output", metavar="DIR", default=None, help="directory (default: Procfile.d)"
-    )
-
-
-def _export_options(command: argparse.ArgumentParser) -> None:
-    from launcher.exports import FORMATS
-
-    command.add_argument("format", choices=FORMATS, metavar="FORMAT", help=", ".join(FORMATS))
-    _profile_option(command)
-    command.add_argument(
-        "-o", "--output", metavar="DIR", default=None, help="directory (default: deploy/FORMAT)"
-    )
-    command.add_argument(
-        "--root",
-        metavar="DIR",
-        default=None,
-        help="where the project is where it runs (default: its directory here; /app in an image)",
-    )
-    command.add_argument("--python", metavar="PATH", default="python", help="its interpreter there")
-    command.add_argument(
-        "--user", metavar="NAME", default=None, help="the user it runs as (systemd, supervisord, runit)"
-    )
-
-
-def _schema_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--profile", action="store_true", help="the schema of a profile file instead")
-
-
-def _init_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--from", dest="from_procfile", metavar="PROCFILE", help="convert a Procfile")
-    command.add_argument("--force", action="store_true", help="overwrite an existing launcher.toml")
-
-
-def _down_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--timeout", type=float, default=120.0, metavar="S", help="give up after S seconds (default 120)"
-    )
-
-
-def _status_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--json", action="store_true", help="print the API's JSON")
-
-
-def _logs_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("service", nargs="?", help="the service (default: every service)")
-    command.add_argument("-f", "--follow", action="store_true", help="go on printing new lines")
-    command.add_argument(
-        "-n", "--tail", type=_count, default=100, metavar="N", help="the last N lines (default 100)"
-    )
-
-
-def _service_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("service", help="the service")
-
-
-def _count(text: str) -> int:
-    import argparse
-
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"not a number of lines: {text!r}")
-    return int(text)
-
-
-def _port(text: str) -> int:
-    import argparse
-
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
-    return int(text)
-
-
-_OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-    "run": _run_options,
-    "up": _up_options,
-    "check": _check_options,
-    "config": _config_options,
-    "graph": _graph_options,
-    "compile": _compile_options,
-    "export": _export_options,
-    "schema": _schema_options,
-    "init": _init_options,
-    "down": _down_options,
-    "status": _status_options,
-    "logs": _logs_options,
-    "start": _service_options,
-    "stop": _service_options,
-    "restart": _service_options,
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -248,10 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args = parse(argv)
     args.command_argv = command
-    module_name, _ = COMMANDS[args.command]
-    module = importlib.import_module(f"launcher.cli.{module_name}")
     try:
-        code: int = module.main(args)
+        code: int = command_module(args.command).main(args)
     except BrokenPipeError:
         # The reader went away (`launcher config | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

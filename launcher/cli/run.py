@@ -18,12 +18,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from launcher.cli.options import add_run_options
 from launcher.cli.project import load_run_args
 from launcher.control.server import ApiServer
 from launcher.core.errors import ApiUnavailable, LauncherError
 from launcher.plan.spec import Plan
 from launcher.runtime import rundir
-from launcher.runtime.orchestrator import Orchestrator
+from launcher.runtime.orchestrator import ENDED, Orchestrator
 from launcher.runtime.output import Sink, make_sink
 from launcher.runtime.states import ServiceState, StateChange
 
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from launcher.runtime.reload import Reloader
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_options(parser)  # in options.py, since `up` declares them too
 
 
 def main(args: argparse.Namespace) -> int:
@@ -146,16 +151,12 @@ async def _serve(orchestrator: Orchestrator, signals: _Signals, *, watching: boo
     until a stop signal: the next change of their files starts the services again."""
     said = False
     while not signals.stop.is_set():
-        running = [
-            s
-            for s in orchestrator.supervisors.values()
-            if s.state
-            not in (ServiceState.STOPPED, ServiceState.COMPLETED, ServiceState.FAILED, ServiceState.SKIPPED)
-        ]
+        services = orchestrator.snapshot().services
+        running = [s for s in services if s.state not in ENDED]
         # A service stopped on request (held) waits for its start: the stack is not over.
-        idle = not running and not any(s.held for s in orchestrator.supervisors.values())
+        idle = not running and not any(s.held for s in services)
         if idle and not watching:
-            failed = any(s.state is ServiceState.FAILED for s in orchestrator.supervisors.values())
+            failed = any(s.state is ServiceState.FAILED for s in services)
             orchestrator.sink.event("launcher", "no service is left running")
             return 1 if failed else 0
         if idle and not said:
@@ -175,11 +176,11 @@ async def _any_change(orchestrator: Orchestrator) -> None:
     def listener(_: StateChange) -> None:
         changed.set()
 
-    orchestrator.listeners.append(listener)
+    unsubscribe = orchestrator.subscribe(listener)
     try:
         await changed.wait()
     finally:
-        orchestrator.listeners.remove(listener)
+        unsubscribe()
 
 
 async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) -> int:
@@ -209,5 +210,6 @@ async def _open_api(plan: Plan, orchestrator: Orchestrator, on_stop: Callable[[]
     except OSError as exc:  # its message names the address
         await server.aclose()
         raise ApiUnavailable(str(exc)) from None
-    orchestrator.api = str(path)
+    if orchestrator.run_state is not None:
+        orchestrator.run_state.api = str(path)
     return server

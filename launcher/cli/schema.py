@@ -8,6 +8,10 @@ import json
 from launcher.config.schema import config_schema, profile_schema
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", action="store_true", help="the schema of a profile file instead")
+
+
 def main(args: argparse.Namespace) -> int:
     schema = profile_schema() if args.profile else config_schema()
     print(json.dumps(schema, indent=2, sort_keys=True))

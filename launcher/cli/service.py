@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 DONE = {"start": "started", "stop": "stopped", "restart": "restarted"}
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("service", help="the service")
+
+
 def main(args: argparse.Namespace) -> int:
     stack = client.connect(args.file)
     route = f"/v1/services/{quote(args.service, safe='')}/{args.command}"

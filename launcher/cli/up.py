@@ -17,17 +17,26 @@ import sys
 import time
 from pathlib import Path
 
+from launcher.cli.options import add_run_options
 from launcher.cli.project import load_run_args
 from launcher.control import client
 from launcher.core.errors import LauncherError, StackAlreadyRunning
 from launcher.runtime import leftovers, statefile
+from launcher.runtime.states import GAVE_UP, HEALTHY
 
 POLL = 0.05
 # How long the detached launcher may take to open its API (it imports the runtime first).
 API_TIMEOUT = 30.0
 LOG_TAIL = 20
-SETTLED = ("ready", "completed")
-GAVE_UP = ("failed", "skipped", "stopped")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_options(parser)
+    parser.add_argument("-d", "--detach", action="store_true", help="run the stack in the background")
+    parser.add_argument("--wait", action="store_true", help="with -d: return once every service is ready")
+    parser.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="with --wait: give up after S seconds"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -136,11 +145,11 @@ def _await_ready(
         if failed:
             after = "the stack keeps running (`launcher down` stops it)" if keep_going else "rolling back"
             return _report(stack, failed[0], f"is {failed[0]['state']}: {failed[0].get('reason', '')}", after)
-        if status["state"] == "running" and all(s["state"] in SETTLED for s in services):
+        if status["state"] == "running" and all(s["state"] in HEALTHY for s in services):
             print(f"{status['stack']}: {len(services)}/{len(services)} services ready")
             return 0
         time.sleep(POLL)
-    waiting = [s for s in stack.get("/v1/status")["services"] if s["state"] not in SETTLED]
+    waiting = [s for s in stack.get("/v1/status")["services"] if s["state"] not in HEALTHY]
     if not waiting:
         return 0
     what = f"was not ready within {timeout:g}s (state: {waiting[0]['state']})"

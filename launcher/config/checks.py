@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from launcher.config import graph
 from launcher.config.layers import Layered
 from launcher.config.model import Config
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin, did_you_mean
 
 # A name becomes part of variable names (X_PORT), unit and container names, and `name.N`
@@ -18,7 +19,7 @@ _SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 def check_names(names: Iterable[str], layered: Layered) -> list[Diagnostic]:
     return [
         Diagnostic(
-            "LCH-1028",
+            Code.SERVICE_NAME,
             f"invalid service name {name!r}",
             layered.origin(("services", name)),
             "use letters, digits, '_' and '-', starting with a letter (e.g. 'api_gateway')",
@@ -40,7 +41,7 @@ def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) 
             if dep not in names:
                 problems.append(
                     Diagnostic(
-                        "LCH-1005",
+                        Code.UNKNOWN_DEPENDENCY,
                         f"service '{name}' depends on unknown service '{dep}'",
                         origin,
                         did_you_mean(dep, names) or f"known services: {', '.join(sorted(names))}",
@@ -50,7 +51,7 @@ def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) 
             if dep == name:
                 problems.append(
                     Diagnostic(
-                        "LCH-1004",
+                        Code.DEPENDENCY_CYCLE,
                         f"service '{name}' depends on itself",
                         origin,
                         "remove it from its own depends_on",
@@ -63,7 +64,7 @@ def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) 
             if service.enabled and not target.enabled:
                 problems.append(
                     Diagnostic(
-                        "LCH-1008",
+                        Code.DISABLED_DEPENDENCY,
                         f"service '{name}' depends on disabled service '{dep}'",
                         origin,
                         f"enable '{dep}', or disable '{name}' too",
@@ -72,7 +73,7 @@ def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) 
             if spec.condition == "completed" and not target.oneshot:
                 problems.append(
                     Diagnostic(
-                        "LCH-1016",
+                        Code.NOT_ONESHOT,
                         f"service '{name}' waits for '{dep}' to complete, but '{dep}' is not a oneshot",
                         origin,
                         f'use condition "ready" or "started", or set oneshot = true on {dep}',
@@ -84,7 +85,7 @@ def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) 
     if cycle:
         problems.append(
             Diagnostic(
-                "LCH-1004",
+                Code.DEPENDENCY_CYCLE,
                 "dependency cycle: " + " -> ".join(cycle),
                 layered.origin(("services", cycle[0], "depends_on", cycle[1])),
                 "remove one of these depends_on entries",
@@ -108,7 +109,7 @@ def check_raw_dependencies(layered: Layered, skip: Iterable[str]) -> list[Diagno
             if isinstance(dep, str) and dep not in services:
                 problems.append(
                     Diagnostic(
-                        "LCH-1005",
+                        Code.UNKNOWN_DEPENDENCY,
                         f"service '{name}' depends on unknown service '{dep}'",
                         layered.origin(("services", name, "depends_on", dep)),
                         did_you_mean(dep, services) or f"known services: {', '.join(sorted(services))}",
@@ -124,7 +125,7 @@ def _probe_problems(name: str, config: Config, layered: Layered) -> list[Diagnos
     if service.external and service.probe is None:
         problems.append(
             Diagnostic(
-                "LCH-1020",
+                Code.EXTERNAL_WITHOUT_PROBE,
                 f"external service '{name}' has no probe",
                 layered.origin(where),
                 'an external service is only probed: add e.g. probe = { tcp = "127.0.0.1:5432" }',
@@ -140,7 +141,7 @@ def _probe_problems(name: str, config: Config, layered: Layered) -> list[Diagnos
         ):
             problems.append(
                 Diagnostic(
-                    "LCH-1017",
+                    Code.HTTP_PROBE_WITHOUT_PORT,
                     f"service '{name}' has an http {key} on a path but no port",
                     layered.origin((*where, key, "http")),
                     'add port = "auto", or give the probe a full URL',
@@ -155,7 +156,7 @@ def check_narrowing(
     """SERVICE words narrow a profile's selection: each must be one of its services."""
     return [
         Diagnostic(
-            "LCH-1025",
+            Code.UNKNOWN_SELECTION,
             f"service '{word}' is not part of profile '{profile}'",
             Origin("command line"),
             f"profile '{profile}' runs {', '.join(sorted(allowed))}; name a profile that has '{word}'",
@@ -174,7 +175,7 @@ def check_selection(
         if name not in config.services:
             problems.append(
                 Diagnostic(
-                    "LCH-1025",
+                    Code.UNKNOWN_SELECTION,
                     f"unknown service '{name}' in the {source}",
                     origin,
                     did_you_mean(name, config.services)
@@ -184,7 +185,7 @@ def check_selection(
         elif not config.services[name].enabled:
             problems.append(
                 Diagnostic(
-                    "LCH-1008",
+                    Code.DISABLED_DEPENDENCY,
                     f"service '{name}' is selected by the {source} but disabled",
                     origin,
                     f"set enabled = true on '{name}', or leave it out",

@@ -47,15 +47,6 @@ def closure(roots: Iterable[str], edges: Edges) -> set[str]:
     return seen
 
 
-def dependents(root: str, edges: Edges) -> set[str]:
-    """Everything that depends on `root`, transitively (not `root` itself)."""
-    reverse: dict[str, set[str]] = {}
-    for name, deps in edges.items():
-        for dep in deps:
-            reverse.setdefault(dep, set()).add(name)
-    return closure([root], reverse) - {root}
-
-
 def levels(edges: Edges) -> list[list[str]]:
     """Nodes grouped by depth: level 0 depends on nothing (acyclic only)."""
     depth: dict[str, int] = {}

@@ -73,11 +73,6 @@ def _evaluate(expression: str, env: Mapping[str, str]) -> str:
     return ""
 
 
-def referenced(text: str) -> set[str]:
-    """The variable names a text refers to with `${...}`."""
-    return set(_NAME.findall(text))
-
-
 def split_words(text: str) -> list[str]:
     """Split a command like a shell would, keeping each `${...}` inside the word it stands in.
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from launcher.config import discovery
 from launcher.config.checks import check_raw_dependencies, check_services
 from launcher.config.envfile import read_env_file
 from launcher.config.layers import Layered
@@ -19,10 +20,10 @@ from launcher.config.model import Config, Profile, Service, Settings
 from launcher.config.procfile import procfile_document
 from launcher.config.sources import Document, parse_toml
 from launcher.config.validation import validate
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin, did_you_mean, display_path
 from launcher.core.errors import ConfigError
 
-CONFIG_NAMES = ("launcher.toml", "pyproject.toml")
 LOCAL_NAME = "launcher.local.toml"
 PROFILE_DIR = "profiles"
 
@@ -56,23 +57,10 @@ class Loaded:
 
 def find_config(start: Path) -> Path:
     """Walk up from `start` to the first launcher.toml, or pyproject.toml with [tool.launcher]."""
-    for directory in (start, *start.parents):
-        candidate = directory / "launcher.toml"
-        if candidate.is_file():
-            return candidate
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and "[tool.launcher" in pyproject.read_text(errors="replace"):
-            return pyproject
-    raise ConfigError(
-        [
-            Diagnostic(
-                "LCH-1015",
-                f"no launcher.toml found in {start} or any parent directory",
-                Origin(str(start)),
-                "create one with `launcher init`, or name a file with -f FILE",
-            )
-        ]
-    )
+    found = discovery.find_config(str(start))
+    if found is None:
+        raise discovery.not_found(str(start), "create one with `launcher init`, or name a file with -f FILE")
+    return Path(found)
 
 
 def load(
@@ -160,7 +148,7 @@ def _read_main(path: Path, cwd: Path) -> Document | Diagnostic:
     label = display_path(path, cwd)
     if not path.is_file():
         return Diagnostic(
-            "LCH-1015",
+            Code.NO_CONFIG,
             f"configuration file {label} does not exist",
             Origin(label),
             "check the path given with -f, or run `launcher init`",
@@ -172,7 +160,7 @@ def _read_main(path: Path, cwd: Path) -> Document | Diagnostic:
         section = Layered(document.data, document.origins).sub(("tool", "launcher"))
         if not section.data:
             return Diagnostic(
-                "LCH-1015",
+                Code.NO_CONFIG,
                 f"{label} has no [tool.launcher] table",
                 Origin(label),
                 "add [tool.launcher] to it, or use a launcher.toml",
@@ -193,7 +181,7 @@ def _read_optional(path: Path, cwd: Path, problems: list[Diagnostic]) -> Layered
         if key not in ("launcher", "env", "services"):
             problems.append(
                 Diagnostic(
-                    "LCH-1002",
+                    Code.UNKNOWN_KEY,
                     f"unknown key '{key}' in {document.label}",
                     layer.origin((key,)),
                     did_you_mean(key, ["launcher", "env", "services"])
@@ -221,7 +209,7 @@ def _profiles(base: Layered, root: Path, cwd: Path, problems: list[Diagnostic]) 
         if file.stem in found:
             problems.append(
                 Diagnostic(
-                    "LCH-1019",
+                    Code.PROFILE_CONFLICT,
                     f"profile '{file.stem}' is defined twice",
                     Origin(document.label),
                     f"keep either {document.label} or [profiles.{file.stem}], not both",
@@ -263,7 +251,7 @@ def _profile_chain(
         if current not in profiles:
             problems.append(
                 Diagnostic(
-                    "LCH-1007",
+                    Code.UNKNOWN_PROFILE,
                     f"unknown profile '{current}'",
                     origin,
                     did_you_mean(current, profiles)
@@ -275,7 +263,7 @@ def _profile_chain(
             cycle = " -> ".join([*chain[chain.index(current) :], current])
             problems.append(
                 Diagnostic(
-                    "LCH-1019",
+                    Code.PROFILE_CONFLICT,
                     f"profiles extend each other in a cycle: {cycle}",
                     profiles[current].origin(("extends",)),
                     "remove one of these extends",
@@ -312,7 +300,7 @@ def _environment_layer(environ: Mapping[str, str], problems: list[Diagnostic]) -
         except ValueError:
             problems.append(
                 Diagnostic(
-                    "LCH-1026",
+                    Code.LAUNCHER_VARIABLE,
                     f"{variable}={raw!r} is not a valid value",
                     origin,
                     "LAUNCHER_PORTS takes LOW-HIGH (e.g. 8000-8010); timeouts take seconds",
@@ -370,7 +358,7 @@ def _env_files(
             if not path.is_file():
                 problems.append(
                     Diagnostic(
-                        "LCH-1023",
+                        Code.ENV_FILE,
                         f"env_file {name!r} of service '{service_name}' does not exist",
                         origin,
                         f"create {display_path(path, cwd)} or remove env_file",
@@ -388,7 +376,7 @@ def _read_env(path: Path, origin: Origin, cwd: Path, problems: list[Diagnostic])
     except ValueError as exc:
         problems.append(
             Diagnostic(
-                "LCH-1023",
+                Code.ENV_FILE,
                 f"cannot parse env file {display_path(path, cwd)}: {exc}",
                 origin,
                 "write one KEY=value per line; quote values with spaces",

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 import signal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-Condition = Literal["started", "ready", "completed"]
-RestartPolicy = Literal["no", "on-failure", "always"]
+from launcher.core.probekinds import PROBE_KINDS, ProbeKind
+from launcher.core.vocabulary import SERVICE_KINDS, Condition, RestartPolicy, ServiceKind
+
 Mode = Literal["auto", "multi", "shared"]
 LogFormat = Literal["text", "json"]
-Kind = Literal["command", "app", "task", "external"]
 
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(ge=0)]
@@ -26,9 +26,6 @@ ExitCode = Annotated[int, Field(ge=0, le=255)]
 EnvValue = str | int | float | bool
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
-ProbeKind = Literal["http", "tcp", "cmd", "log", "redis", "postgres"]
-PROBE_KINDS: tuple[ProbeKind, ...] = ("http", "tcp", "cmd", "log", "redis", "postgres")
-SERVICE_KINDS: tuple[Kind, ...] = ("command", "app", "task", "external")
 
 
 class Strict(BaseModel):
@@ -41,15 +38,21 @@ class Backoff(Strict):
     multiplier: Annotated[float, Field(ge=1)] = 2.0
 
 
-class Probe(Strict):
+# One optional key per kind of probe (`http = "/health"`), from the table of kinds, before the
+# keys every kind shares. The type checker sees none of them: they are read by name (`value`).
+if TYPE_CHECKING:
+    _ProbeKinds = Strict
+else:
+    _ProbeKinds = create_model(
+        "_ProbeKinds",
+        __base__=Strict,
+        **{name: (kind.value | None, None) for name, kind in PROBE_KINDS.items()},
+    )
+
+
+class Probe(_ProbeKinds):
     """A readiness or liveness check: exactly one kind plus its timing."""
 
-    http: str | None = None
-    tcp: str | None = None
-    cmd: str | list[str] | None = None
-    log: str | None = None
-    redis: str | None = None
-    postgres: str | None = None
     expect: Annotated[int, Field(ge=100, le=599)] = 200
     interval: Annotated[float, Field(gt=0)] = 1.0
     timeout: Annotated[float, Field(gt=0)] = 1.0
@@ -62,12 +65,12 @@ class Probe(Strict):
             found = ", ".join(kinds) if kinds else "none"
             raise PydanticCustomError(
                 "probe_kind",
-                "a probe needs exactly one of http, tcp, cmd, log, redis, postgres (found: {found})",
+                f"a probe needs exactly one of {', '.join(PROBE_KINDS)} (found: {{found}})",
                 {"found": found},
             )
-        if self.log is not None:
+        if self.kind == "log":
             try:
-                re.compile(self.log)
+                re.compile(self.value)
             except re.error as exc:
                 raise PydanticCustomError(
                     "probe_regex",
@@ -79,6 +82,11 @@ class Probe(Strict):
     @property
     def kind(self) -> ProbeKind:
         return next(k for k in PROBE_KINDS if getattr(self, k) is not None)
+
+    @property
+    def value(self) -> Any:
+        """The value of its kind's key: what it checks, as written."""
+        return getattr(self, self.kind)
 
 
 class Dependency(Strict):
@@ -177,7 +185,7 @@ class Service(Strict):
         return self
 
     @property
-    def kinds(self) -> list[Kind]:
+    def kinds(self) -> list[ServiceKind]:
         present = {
             "command": self.command is not None,
             "app": self.app is not None,
@@ -187,7 +195,7 @@ class Service(Strict):
         return [k for k in SERVICE_KINDS if present[k]]
 
     @property
-    def kind(self) -> Kind:
+    def kind(self) -> ServiceKind:
         return self.kinds[0]
 
     def dependencies(self) -> dict[str, Dependency]:

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from launcher.config.sources import Document, Key
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 
 _USES_PORT = re.compile(r"\$(PORT\b|\{PORT[}:?-])")
@@ -26,14 +27,14 @@ def procfile_document(path: Any, label: str, text: str) -> Document | Diagnostic
         processes = parse_procfile(text).processes
     except AssertionError:
         return Diagnostic(
-            "LCH-1021",
+            Code.UNUSABLE_PROCFILE,
             "a process name appears twice in the Procfile",
             Origin(label),
             "give every process line a unique name",
         )
     if not processes:
         return Diagnostic(
-            "LCH-1021",
+            Code.UNUSABLE_PROCFILE,
             "the Procfile defines no process",
             Origin(label),
             "write one `name: command` line per process",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 
 Key = tuple[str, ...]
@@ -126,15 +127,17 @@ def parse_toml(path: Path, label: str, text: str | None = None) -> Document | Di
             origin = Origin(label, int(position.group(1)), int(position.group(2)))
             message = message[: position.start()].strip()
         return Diagnostic(
-            "LCH-1001",
+            Code.TOML_SYNTAX,
             f"TOML syntax error: {message}",
             origin,
             "fix the syntax at that position (strings need quotes, tables need [brackets])",
         )
     except UnicodeDecodeError as exc:
         return Diagnostic(
-            "LCH-1001", f"file is not valid UTF-8: {exc.reason}", Origin(label), "save it as UTF-8"
+            Code.TOML_SYNTAX, f"file is not valid UTF-8: {exc.reason}", Origin(label), "save it as UTF-8"
         )
     except OSError as exc:
-        return Diagnostic("LCH-1015", f"cannot read {label}: {exc.strerror}", Origin(label), "check the path")
+        return Diagnostic(
+            Code.NO_CONFIG, f"cannot read {label}: {exc.strerror}", Origin(label), "check the path"
+        )
     return Document(path, label, data, locate_keys(text, label))

@@ -10,20 +10,21 @@ from pydantic import BaseModel, ValidationError
 
 from launcher.config.layers import Layered
 from launcher.config.sources import Key
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, did_you_mean
 
 # Error types raised by our own validators, and the code each one reports.
 _CUSTOM_CODES = {
-    "service_kind": ("LCH-1006", "keep exactly one of command, app, task or external = true"),
-    "probe_kind": ("LCH-1009", 'write one kind per probe, e.g. probe = { http = "/health" }'),
-    "probe_regex": ("LCH-1009", "escape regex metacharacters such as ( [ . with a backslash"),
-    "signal_name": ("LCH-1012", 'use a signal name such as "SIGTERM", "INT" or a number'),
-    "import_path": ("LCH-1014", 'write it as "package.module:attribute"'),
-    "port_range": ("LCH-1010", "write the range as [low, high] with low <= high"),
-    "api_address": ("LCH-1010", 'listen on the loopback interface only, e.g. api = "127.0.0.1:7070"'),
-    "mount_path": ("LCH-1003", 'write the mount as "/prefix"'),
-    "workers": ("LCH-1003", "remove workers, or make the service an app"),
-    "shell": ("LCH-1003", "remove shell, or give the service a command"),
+    "service_kind": (Code.SERVICE_KIND, "keep exactly one of command, app, task or external = true"),
+    "probe_kind": (Code.INVALID_PROBE, 'write one kind per probe, e.g. probe = { http = "/health" }'),
+    "probe_regex": (Code.INVALID_PROBE, "escape regex metacharacters such as ( [ . with a backslash"),
+    "signal_name": (Code.UNKNOWN_SIGNAL, 'use a signal name such as "SIGTERM", "INT" or a number'),
+    "import_path": (Code.IMPORT_PATH, 'write it as "package.module:attribute"'),
+    "port_range": (Code.INVALID_PORT, "write the range as [low, high] with low <= high"),
+    "api_address": (Code.INVALID_PORT, 'listen on the loopback interface only, e.g. api = "127.0.0.1:7070"'),
+    "mount_path": (Code.WRONG_VALUE, 'write the mount as "/prefix"'),
+    "workers": (Code.WRONG_VALUE, "remove workers, or make the service an app"),
+    "shell": (Code.WRONG_VALUE, "remove shell, or give the service a command"),
 }
 
 
@@ -84,17 +85,17 @@ def _diagnostic(
         known = _known_keys(model_type, path[:-1])
         suggestion = did_you_mean(key, known)
         hint = suggestion or (f"known keys: {', '.join(sorted(known))}" if known else "remove it")
-        return Diagnostic("LCH-1002", f"unknown key '{key}' in {_parent(prefix, path)}", where, hint)
+        return Diagnostic(Code.UNKNOWN_KEY, f"unknown key '{key}' in {_parent(prefix, path)}", where, hint)
     if path and path[-1] == "restart" and kind == "literal_error":
         return Diagnostic(
-            "LCH-1011",
+            Code.UNKNOWN_RESTART_POLICY,
             f"{dotted}: unknown restart policy {first['input']!r}",
             where,
             'use "no", "on-failure" or "always"',
         )
     if any(p in ("port", "ports") for p in path[-2:]):
         return Diagnostic(
-            "LCH-1010",
+            Code.INVALID_PORT,
             f"{dotted}: invalid port {_shown(first)}",
             where,
             'use a number from 1 to 65535, or "auto" to take one from the range',
@@ -106,7 +107,7 @@ def _diagnostic(
         else "expected one of: " + ", ".join(e.removeprefix("expected ") for e in expected)
     )
     return Diagnostic(
-        "LCH-1003",
+        Code.WRONG_VALUE,
         f"{dotted}: {text}, got {_shown(first)}",
         where,
         "see `launcher schema` for the type of each key",

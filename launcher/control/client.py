@@ -8,12 +8,13 @@
 The client commands must answer within 40 ms of a bare interpreter (`status` especially), of
 which argparse and `python -m` take 20. On the development machine importing http.client alone
 costs 22 ms (it imports email's parser and ssl), so this module speaks the little HTTP/1.1 it
-needs itself (one request a connection; a body by Content-Length, by chunks or to the end), over
+needs itself (one request a connection; the answer's head read by launcher.runtime.http1), over
 `_socket`, the C module behind socket (whose enum conversions and selectors cost 3 ms more). For
-the same reason it reads `.launcher/state.json` as plain JSON instead of through
-launcher.statefile (dataclasses, tempfile, pathlib: 21 ms); the error classes, statefile and
-leftovers (psutil) are imported only on the paths that raise or reap. Figures in
-benchmarks/README.md, "Client command figures".
+the same reason it finds the project with launcher.config.discovery rather than the loader
+(pydantic), and reads `.launcher/state.json` as plain JSON (launcher.runtime.statejson) rather
+than through launcher.runtime.statefile (dataclasses, tempfile, pathlib: 18 ms); the error
+classes, statefile and leftovers (psutil) are imported only on the paths that raise or reap.
+Figures in benchmarks/README.md, "Client command figures".
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import io
 import json
 import os
 
+from launcher.config import discovery
+from launcher.runtime import http1, statejson
 from launcher.version import __version__
 
 TYPE_CHECKING = False  # not typing's: importing typing costs ~6 ms (see launcher/__init__.py)
@@ -67,20 +70,10 @@ if TYPE_CHECKING:
         line: str
 
 
-# launcher.statefile's STATE_DIR and STATE_FILE (tests/unit/test_status_table.py keeps them equal).
-STATE_PATH = os.path.join(".launcher", "state.json")
 # For requests that answer at once; start, stop and restart answer when the service has
 # started or stopped, which takes as long as its start_timeout or stop_timeout.
 TIMEOUT = 30.0
 MAX_LINE = 65536  # of the status line and of each header line
-# The API's codes of a failed start (409), and the ServiceError subclass of each.
-SERVICE_ERRORS = {
-    "LCH-2000": "ServiceError",
-    "LCH-2001": "SpawnError",
-    "LCH-2002": "StartFailed",
-    "LCH-2003": "ReadinessTimeout",
-    "LCH-2004": "DependencyFailed",
-}
 
 
 class Unreachable(Exception):
@@ -88,49 +81,26 @@ class Unreachable(Exception):
 
 
 def project_root(file: str | None, cwd: str | None = None) -> str:
-    """The directory of `-f FILE`, or of the first launcher.toml (or pyproject.toml with a
-    [tool.launcher] table) found walking up from `cwd`: launcher.loader.find_config's rule,
-    without importing the loader (pydantic)."""
+    """The directory of `-f FILE`, or of the configuration found walking up from `cwd`."""
     cwd = cwd or os.getcwd()
     if file:
         path = os.path.join(cwd, file)
         if not os.path.isfile(path):
-            _no_config(f"configuration file {file} does not exist", cwd, "check the path given with -f")
+            _no_file(file, cwd)
         return os.path.dirname(os.path.abspath(path))
-    directory = cwd
-    while True:
-        if os.path.isfile(os.path.join(directory, "launcher.toml")) or _launcher_pyproject(directory):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            message = f"no launcher.toml found in {cwd} or any parent directory"
-            _no_config(message, cwd, "run launcher from the project, or name its file with -f FILE")
-        directory = parent
+    found = discovery.find_config(cwd)
+    if found is None:
+        raise discovery.not_found(cwd, "run launcher from the project, or name its file with -f FILE")
+    return os.path.dirname(found)
 
 
-def _launcher_pyproject(directory: str) -> bool:
-    try:
-        with open(os.path.join(directory, "pyproject.toml"), errors="replace") as file:
-            return "[tool.launcher" in file.read()
-    except OSError:
-        return False
-
-
-def _no_config(message: str, where: str, hint: str) -> NoReturn:
+def _no_file(file: str, where: str) -> NoReturn:
+    from launcher.core.codes import Code
     from launcher.core.diagnostics import Diagnostic, Origin
     from launcher.core.errors import ConfigError
 
-    raise ConfigError([Diagnostic("LCH-1015", message, Origin(where), hint)])
-
-
-def read_state(root: str) -> dict[str, Any] | None:
-    """The state file of the project at `root` as JSON, or None (absent or unreadable)."""
-    try:
-        with open(os.path.join(root, STATE_PATH), "rb") as file:
-            state = json.load(file)
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) else None
+    message = f"configuration file {file} does not exist"
+    raise ConfigError([Diagnostic(Code.NO_CONFIG, message, Origin(where), "check the path given with -f")])
 
 
 def connect(file: str | None = None) -> Stack:
@@ -138,11 +108,11 @@ def connect(file: str | None = None) -> Stack:
     directory); NoStackRunning when none has a state file. Whether its launcher is alive is
     found out by the first request (see Stack)."""
     root = project_root(file)
-    state = read_state(root)
+    state = statejson.read_json(root)
     if state is None:
         from launcher.core.errors import NoStackRunning
 
-        raise NoStackRunning(os.path.join(root, STATE_PATH))
+        raise NoStackRunning(statejson.state_path(root))
     return Stack(root, state)
 
 
@@ -174,9 +144,9 @@ class Stack:
         status, headers, reader = self._send("GET", target, None)
         with reader:
             if status >= 400:
-                raise self._error(status, self._read(reader, headers), service)
+                raise self._error(status, self._read(reader, status, headers), service)
             try:
-                for line in _lines(_body(reader, headers)):
+                for line in _lines(_body(reader, status, headers)):
                     if line.strip():
                         yield json.loads(line)
             except ConnectionError:
@@ -185,14 +155,14 @@ class Stack:
     def _json(self, method: str, target: str, service: str | None, timeout: float | None) -> Any:
         status, headers, reader = self._send(method, target, timeout)
         with reader:
-            body = self._read(reader, headers)
+            body = self._read(reader, status, headers)
         if status >= 400:
             raise self._error(status, body, service)
         return json.loads(body) if body.strip() else None
 
-    def _read(self, reader: BufferedReader[Connection], headers: dict[str, str]) -> bytes:
+    def _read(self, reader: BufferedReader[Connection], status: int, headers: dict[str, str]) -> bytes:
         try:
-            return b"".join(_body(reader, headers))
+            return b"".join(_body(reader, status, headers))
         except OSError as exc:
             raise self._broken(exc) from None
 
@@ -220,7 +190,7 @@ class Stack:
         from launcher.core.errors import ApiError, NoStackRunning
         from launcher.runtime import leftovers, statefile
 
-        state_file = os.path.join(self.root, STATE_PATH)
+        state_file = statejson.state_path(self.root)
         record = statefile.read(Path(self.root))
         if record is None:  # it stopped meanwhile
             raise NoStackRunning(state_file)
@@ -239,6 +209,7 @@ class Stack:
 
     def _error(self, status: int, body: bytes, service: str | None) -> Exception:
         from launcher.core import errors
+        from launcher.core.codes import Code
 
         try:
             data = json.loads(body)
@@ -247,12 +218,12 @@ class Stack:
         if not isinstance(data, dict):
             data = {"error": body.decode(errors="replace").strip() or f"HTTP {status}"}
         code, message = data.get("code"), str(data.get("error", f"HTTP {status}"))
-        if code == "LCH-4003" and service is not None:
+        if code == Code.UNKNOWN_SERVICE and service is not None:
             known = [s["name"] for s in self.get("/v1/status")["services"]]
             return errors.UnknownService(service, known)
-        if code in SERVICE_ERRORS:
+        if code in errors.SERVICE_ERRORS:
             name = data.get("service") or service or "?"
-            error: type[errors.ServiceError] = getattr(errors, SERVICE_ERRORS[code])
+            error = errors.SERVICE_ERRORS[code]
             return error(name, _reason(message, name), data.get("output") or ())
         return errors.ApiError(message, code=code, status=status)
 
@@ -308,25 +279,27 @@ def _request(method: str, target: str) -> bytes:
 
 def _head(reader: BufferedReader[Connection]) -> tuple[int, dict[str, str]]:
     """The status code and the headers (names in lower case) of an answer."""
-    line = reader.readline(MAX_LINE)
-    words = line.split(None, 2)
-    if len(words) < 2 or not words[0].startswith(b"HTTP/") or not words[1].isdigit():
-        raise ConnectionError(f"not an HTTP answer: {line[:80]!r}")
-    headers: dict[str, str] = {}
+    try:
+        # Checked before the headers are read: a server of another protocol may say one line
+        # and then wait for us.
+        status = http1.status_code(reader.readline(MAX_LINE))
+    except ValueError as exc:
+        raise ConnectionError(str(exc)) from None  # as an answer broken off (see Stack._send)
+    lines = []
     while (line := reader.readline(MAX_LINE)).strip():
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(words[1]), headers
+        lines.append(line)
+    return status, http1.header_fields(lines)
 
 
-def _body(reader: BufferedReader[Connection], headers: dict[str, str]) -> Iterator[bytes]:
+def _body(reader: BufferedReader[Connection], status: int, headers: dict[str, str]) -> Iterator[bytes]:
     """The body's bytes as they arrive: chunked (a stream), by Content-Length, or to the end."""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+    length, chunked = http1.framing(status, headers)
+    if chunked:
         while size := int(reader.readline(MAX_LINE).split(b";")[0] or b"0", 16):
             yield _exactly(reader, size)
             reader.readline(MAX_LINE)  # the CRLF after the chunk
-    elif "content-length" in headers:
-        yield _exactly(reader, int(headers["content-length"]))
+    elif length is not None:
+        yield _exactly(reader, length)
     else:
         while data := reader.read1(65536):
             yield data

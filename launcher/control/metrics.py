@@ -6,7 +6,7 @@ orchestrator's states, restarts and ready times, the CPU and memory of each serv
 tree (psutil), and prometheus-client's process collector for the launcher itself.
 
     metrics = StackMetrics(orchestrator)
-    orchestrator.probe_listeners.append(metrics.observe)
+    orchestrator.observe_probes(metrics.observe)
     body = await metrics.render()        # the text format; the psutil work runs off the loop
 """
 
@@ -21,9 +21,10 @@ import psutil
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
+from launcher.runtime.context import ProbeUse
 from launcher.runtime.probes import ProbeResult
 from launcher.runtime.states import ServiceState
-from launcher.runtime.supervisor import ProbeUse
+from launcher.runtime.status import StackStatus
 from launcher.version import __version__
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ class StackMetrics:
                 self._child(spec.name, "readiness")
             if spec.liveness is not None:
                 self._child(spec.name, "liveness")
-        self.registry.register(StackCollector(orchestrator))
+        self._orchestrator = orchestrator
+        self._collector = StackCollector(orchestrator)
+        self.registry.register(self._collector)
         ProcessCollector(registry=self.registry)
 
     def observe(self, service: str, use: ProbeUse, result: ProbeResult) -> None:
@@ -88,6 +91,7 @@ class StackMetrics:
         client scraping in a loop would slow the probes: scrapes in between share one answer.
         """
         if self._body is None or time.monotonic() - self._made > FRESH:
+            self._collector.status = self._orchestrator.snapshot()  # taken on the loop
             self._body = await asyncio.to_thread(generate_latest, self.registry)
             self._made = time.monotonic()
         return self._body
@@ -96,13 +100,13 @@ class StackMetrics:
 class StackCollector:
     """The per-service metrics, read from the orchestrator at scrape time.
 
-    collect() runs on a worker thread (see StackMetrics.render). It only reads attributes that
-    the loop replaces whole (a state, a counter, a handle), so a scrape may be a moment old,
-    never torn; the supervisors are copied first, in one step.
+    collect() runs on a worker thread (see StackMetrics.render): it reads the snapshot that
+    render() took on the loop, so a scrape may be a moment old, never torn.
     """
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self.orchestrator = orchestrator
+        self.status: StackStatus = orchestrator.snapshot()
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check for clashes: the names are this module's own
@@ -110,7 +114,7 @@ class StackCollector:
     def collect(self) -> Iterator[Metric]:
         orchestrator = self.orchestrator
         plan = orchestrator.plan
-        supervisors = dict(orchestrator.supervisors)
+        status = self.status
         yield InfoMetricFamily(
             "launcher",
             "The launcher and the stack it runs.",
@@ -133,21 +137,18 @@ class StackCollector:
             "launcher_service_time_to_ready_seconds", "From its last spawn to ready.", labels=["service"]
         )
         roots: dict[str, int] = {}
-        for spec in plan.specs:
-            supervisor = supervisors.get(spec.name)
-            current = supervisor.state if supervisor is not None else ServiceState.PENDING
+        for spec, service in zip(plan.specs, status.services, strict=True):
             for each in ServiceState:
-                state.add_metric([spec.name, str(each)], 1.0 if each is current else 0.0)
-            if supervisor is None:
+                state.add_metric([spec.name, str(each)], 1.0 if each is service.state else 0.0)
+            if service.state is ServiceState.PENDING and service.started_at is None:
                 continue
-            restarts.add_metric([spec.name], supervisor.restarts)
-            started, ready_at = supervisor.started_at, supervisor.ready_at
+            restarts.add_metric([spec.name], service.restarts)
+            started, ready_at = service.started_at, service.ready_at
             if started is not None and ready_at is not None and ready_at >= started:
                 ready.add_metric([spec.name], ready_at - started)
-            handle = supervisor.handle
             # A hosted service (shared mode) runs in the host's process: reported under the host.
-            if spec.host is None and handle is not None and handle.returncode is None:
-                roots[spec.name] = handle.pid
+            if spec.host is None and service.pid is not None:
+                roots[spec.name] = service.pid
         yield from (state, restarts, ready)
         yield from _resource_metrics(tree_usage(roots))
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from launcher.core.codes import Code
+from launcher.core.vocabulary import CONDITIONS
 from launcher.runtime.states import ServiceState
+from launcher.runtime.status import StackState
 from launcher.version import __version__
 
 JSON = "application/json"
@@ -212,7 +215,7 @@ SERVICE_DETAIL = {
                         "required": ["name", "condition"],
                         "properties": {
                             "name": {"type": "string"},
-                            "condition": {"enum": ["started", "ready", "completed"]},
+                            "condition": {"enum": list(CONDITIONS)},
                         },
                     },
                 },
@@ -225,7 +228,7 @@ STACK = {
     "required": ["stack", "state", "profile", "mode", "pid", "started_at", "services"],
     "properties": {
         "stack": {"type": "string"},
-        "state": {"enum": ["starting", "running", "stopping", "stopped"]},
+        "state": {"enum": [str(s) for s in StackState]},
         "profile": _nullable("string"),
         "mode": {"enum": ["multi", "shared"]},
         "pid": {"type": "integer", "description": "The launcher's."},
@@ -268,7 +271,7 @@ SCHEMAS: dict[str, Any] = {
     "Stopping": {
         "type": "object",
         "required": ["state"],
-        "properties": {"state": {"const": "stopping"}},
+        "properties": {"state": {"const": str(StackState.STOPPING)}},
     },
     "Error": {
         "type": "object",
@@ -288,7 +291,7 @@ RESPONSES = {
         **{"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
     "403": _json("The Host (or Origin) is not the listener's own (DNS rebinding).", "Error"),
-    "404": _json("No such service in this stack (LCH-4003).", "Error"),
+    "404": _json(f"No such service in this stack ({Code.UNKNOWN_SERVICE}).", "Error"),
     "409": _json(
         "It failed to start (its last lines in `output`), or not now: the stack is stopping.", "Error"
     ),

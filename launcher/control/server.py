@@ -6,8 +6,8 @@ opt-in, on a loopback TCP port that then requires a bearer token.
     ...
     await server.aclose()       # ends open streams at once, removes the socket
 
-routes() lists every route. Handlers read the orchestrator and steer services through
-AsyncRunningStack, never processes directly. The safety rules are launcher/control/guard.py's, the
+routes() lists every route. Handlers read the orchestrator's snapshots and steer services
+through its front door, never processes directly. The safety rules are launcher/control/guard.py's, the
 objects answered (masked) launcher/control/views.py's.
 """
 
@@ -30,15 +30,14 @@ from launcher.control.guard import Refused, bind_unix, errors, guard
 from launcher.control.metrics import StackMetrics
 from launcher.control.openapi import DOCUMENT
 from launcher.control.views import Feed, Masker, sse
-from launcher.core.errors import ServiceError, StartFailed
-from launcher.library.stack import AsyncRunningStack
+from launcher.core.errors import ServiceError, StackNotAccepting
 from launcher.plan.spec import ProcessSpec
-from launcher.runtime.orchestrator import Orchestrator
+from launcher.runtime.context import ProbeUse
+from launcher.runtime.orchestrator import HEALTHY, Orchestrator
 from launcher.runtime.probes import ProbeResult
-from launcher.runtime.states import ServiceState, StateChange
-from launcher.runtime.supervisor import ProbeUse
+from launcher.runtime.states import StateChange
+from launcher.runtime.status import StackState
 
-S = ServiceState
 Action = Literal["start", "stop", "restart"]
 Lines = tuple[str, list[str]]  # a service's batch of new lines
 
@@ -49,8 +48,6 @@ DEFAULT_TAIL = 100
 # `last_probe` figures may be older, by at most this. (Under 200 requests a second on a stack
 # of 200 services, building each answer anew took a third of a core.)
 STATUS_FRESH = 0.1
-ENDED = frozenset({S.STOPPED, S.FAILED, S.COMPLETED, S.SKIPPED})  # what `start` starts again
-HEALTHY = frozenset({S.READY, S.COMPLETED})
 
 
 def routes(api: ApiServer) -> list[web.RouteDef]:
@@ -80,15 +77,13 @@ class ApiServer:
         self, orchestrator: Orchestrator, *, on_stop: Callable[[], None], token: str | None = None
     ) -> None:
         self._orchestrator = orchestrator
-        self._running = AsyncRunningStack(orchestrator)
         self._on_stop = on_stop
         self._token = token
         self._mask = Masker(orchestrator.plan, orchestrator.environ)
         self._metrics = StackMetrics(orchestrator)
-        self._probes: dict[str, tuple[ProbeResult, float]] = {}  # each service's last check
+        self._unsubscribe: list[Callable[[], None]] = []
         self._state_feeds: set[Feed[StateChange]] = set()
         self._line_feeds: dict[Feed[Lines], str | None] = {}  # each to its service (None: all)
-        self._locks: dict[str, asyncio.Lock] = {}
         self._operations: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._socket: tuple[Path, int] | None = None  # its path and inode, to remove it
@@ -147,18 +142,17 @@ class ApiServer:
                     path.unlink()
 
     def _attach(self) -> None:
-        self._orchestrator.listeners.append(self._changed)
-        self._orchestrator.history.listeners.append(self._lines)
-        self._orchestrator.probe_listeners.append(self._probed)
+        orchestrator = self._orchestrator
+        self._unsubscribe = [
+            orchestrator.subscribe(self._changed),
+            orchestrator.follow_output(self._lines),
+            orchestrator.observe_probes(self._probed),
+        ]
 
     def _detach(self) -> None:
-        orchestrator = self._orchestrator
-        with contextlib.suppress(ValueError):
-            orchestrator.listeners.remove(self._changed)
-        with contextlib.suppress(ValueError):
-            orchestrator.history.listeners.remove(self._lines)
-        with contextlib.suppress(ValueError):
-            orchestrator.probe_listeners.remove(self._probed)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
 
     # -- what the stack tells (on the loop, from the runtime: nothing here may block) --------
 
@@ -173,7 +167,6 @@ class ApiServer:
                 feed.put((service, lines))
 
     def _probed(self, service: str, use: ProbeUse, result: ProbeResult) -> None:
-        self._probes[service] = (result, time.time())
         self._metrics.observe(service, use, result)
 
     # -- routes: reading -----------------------------------------------------------------
@@ -183,20 +176,16 @@ class ApiServer:
         now = time.monotonic()
         cached = self._status
         if cached is None or cached[0] != key or now - cached[1] > STATUS_FRESH:
-            answer = self._mask.deep(apiviews.stack(self._orchestrator, self._probes))
+            answer = self._mask.deep(apiviews.stack(self._orchestrator.snapshot()))
             cached = self._status = (key, now, json.dumps(answer).encode())
         return web.Response(body=cached[2], content_type="application/json")
 
     async def service(self, request: web.Request) -> web.Response:
-        return self._json(apiviews.detail(self._orchestrator, self._spec(request), self._probes))
+        spec = self._spec(request)
+        return self._json(apiviews.detail(self._orchestrator.snapshot().service(spec.name), spec))
 
     async def healthz(self, request: web.Request) -> web.Response:
-        supervisors = self._orchestrator.supervisors
-        not_ready = [
-            name
-            for name in self._orchestrator.plan.names
-            if name not in supervisors or supervisors[name].state not in HEALTHY
-        ]
+        not_ready = [s.name for s in self._orchestrator.snapshot().services if s.state not in HEALTHY]
         return self._json({"healthy": not not_ready, "not_ready": not_ready}, 503 if not_ready else 200)
 
     async def metrics(self, request: web.Request) -> web.Response:
@@ -209,14 +198,14 @@ class ApiServer:
     async def service_logs(self, request: web.Request) -> web.StreamResponse:
         name = self._spec(request).name
         tail, follow = _tail(request), _follow(request)
-        lines = self._orchestrator.history.tail(name, tail)
+        lines = self._orchestrator.output(name, tail)
         if not follow:
             return self._json({"service": name, "lines": lines})
         return await self._stream_lines(request, name, [(name, line) for line in lines])
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
         tail, follow = _tail(request), _follow(request)
-        lines = self._orchestrator.history.merged(tail)
+        lines = self._orchestrator.merged_output(tail)
         if not follow:
             return self._json({"lines": [{"service": s, "line": line} for s, line in lines]})
         return await self._stream_lines(request, None, lines)
@@ -256,7 +245,7 @@ class ApiServer:
         self._state_feeds.add(feed)
         try:
             # Taken in the same step as the subscription: no change is missed or told twice.
-            snapshot = sse("snapshot", self._mask.deep(apiviews.stack(self._orchestrator, self._probes)))
+            snapshot = sse("snapshot", self._mask.deep(apiviews.stack(self._orchestrator.snapshot())))
             response = web.StreamResponse(
                 headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
             )
@@ -298,7 +287,9 @@ class ApiServer:
         except ServiceError as exc:
             output = [self._mask.text(line) for line in exc.output]
             raise Refused(409, f"service '{spec.name}' {exc.reason}", exc.code, output) from None
-        return self._json(apiviews.service(self._orchestrator, spec, self._probes))
+        except StackNotAccepting as exc:
+            raise Refused(409, str(exc)) from None
+        return self._json(apiviews.service(self._orchestrator.snapshot().service(spec.name)))
 
     def _operation_done(self, task: asyncio.Task[None]) -> None:
         self._operations.discard(task)
@@ -306,38 +297,17 @@ class ApiServer:
             task.exception()  # retrieved here too, for when its client went away
 
     async def _act(self, name: str, action: Action) -> None:
-        # One operation at a time per service: two starts at once would spawn it twice.
-        async with self._locks.setdefault(name, asyncio.Lock()):
-            if action != "start":
-                self._refuse_while_stopping()
-                await self._running.stop(name)
-            if action != "stop":
-                # No await from here to its spawn: the stack's stop cannot begin in between.
-                self._refuse_while_stopping()
-                await self._start(name)
-
-    async def _start(self, name: str) -> None:
-        supervisor = self._orchestrator.supervisors.get(name)
-        if supervisor is None:
-            raise Refused(409, "the stack has not started its services yet")
-        if supervisor.state in ENDED:
-            await self._running.start(name)
-        # A service without a probe is ready at once, but an exit in its first second still
-        # fails its start (DESIGN.md 10): the answer waits until the start is decided.
-        await supervisor.start_over()
-        state = supervisor.state
-        if state not in HEALTHY and (state in ENDED or not await supervisor.reached("ready")):
-            raise StartFailed(name, f"failed to start: {supervisor.reason}", supervisor.output(20))
+        if action == "start":
+            await self._orchestrator.start_service(name)
+        elif action == "stop":
+            await self._orchestrator.stop_service(name)
+        else:
+            await self._orchestrator.restart_service(name)
 
     def _stopped(self) -> bool:
         """The stack has stopped: streams end (aclose() ends them at once; a library stack
         stopped without it, within KEEPALIVE)."""
-        return self._orchestrator.state == "stopped"
-
-    def _refuse_while_stopping(self) -> None:
-        # Also for a stop: the stack's own stop of that service is under way.
-        if self._orchestrator.state in ("stopping", "stopped"):
-            raise Refused(409, f"the stack is {self._orchestrator.state}")
+        return self._orchestrator.state is StackState.STOPPED
 
     # -- answers -------------------------------------------------------------------------
 

@@ -6,19 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from launcher.core import masking
 from launcher.plan.spec import Plan, ProcessSpec
-from launcher.runtime.orchestrator import Orchestrator
-from launcher.runtime.probes import ProbeResult
-from launcher.runtime.states import ServiceState, StateChange
-from launcher.runtime.supervisor import Supervisor
+from launcher.runtime.states import StateChange
+from launcher.runtime.status import ServiceStatus, StackStatus
 
 T = TypeVar("T")
 FEED_LIMIT = 1000  # batches a stream may fall behind its client before it is ended
@@ -26,46 +22,42 @@ MIN_SECRET = 6  # shorter secret values are not searched for in text: they would
 MASKED_KEPT = 4096  # strings whose masked form is remembered, of at most MASKED_LENGTH
 MASKED_LENGTH = 200
 
-Probes = Mapping[str, tuple[ProbeResult, float]]  # each service's last check, and when
 
-
-def stack(orchestrator: Orchestrator, probes: Probes) -> dict[str, Any]:
-    plan = orchestrator.plan
+def stack(status: StackStatus) -> dict[str, Any]:
     return {
-        "stack": plan.stack,
-        "state": orchestrator.state,
-        "profile": plan.profile,
-        "mode": plan.mode,
-        "pid": os.getpid(),
-        "started_at": orchestrator.started_at,
-        "services": [service(orchestrator, spec, probes) for spec in plan.specs],
+        "stack": status.stack,
+        "state": str(status.state),
+        "profile": status.profile,
+        "mode": status.mode,
+        "pid": status.pid,
+        "started_at": status.started_at,
+        "services": [service(s) for s in status.services],
     }
 
 
-def service(orchestrator: Orchestrator, spec: ProcessSpec, probes: Probes) -> dict[str, Any]:
-    supervisor = orchestrator.supervisors.get(spec.name)
-    if supervisor is None:  # the stack has not got to it yet
-        return _pending(spec)
-    handle = supervisor.handle
+def service(status: ServiceStatus) -> dict[str, Any]:
+    probe = status.last_probe
     return {
-        "name": spec.name,
-        "state": str(supervisor.state),
-        "pid": handle.pid if handle is not None and handle.returncode is None else None,
-        "port": spec.port,
-        "url": spec.url,
-        "restarts": supervisor.restarts,
-        "exit_code": supervisor.exit_code,
-        "started_at": supervisor.started_at,
-        "ready_at": supervisor.ready_at,
-        "reason": supervisor.reason,
-        "last_probe": _last_probe(supervisor, probes),
+        "name": status.name,
+        "state": str(status.state),
+        "pid": status.pid,
+        "port": status.port,
+        "url": status.url,
+        "restarts": status.restarts,
+        "exit_code": status.exit_code,
+        "started_at": status.started_at,
+        "ready_at": status.ready_at,
+        "reason": status.reason,
+        "last_probe": None
+        if probe is None
+        else {"ok": probe.ok, "detail": probe.detail, "latency": probe.latency, "at": probe.at},
     }
 
 
-def detail(orchestrator: Orchestrator, spec: ProcessSpec, probes: Probes) -> dict[str, Any]:
+def detail(status: ServiceStatus, spec: ProcessSpec) -> dict[str, Any]:
     """A service with what it runs: its argv, its env (secret values masked), its dependencies."""
     return {
-        **service(orchestrator, spec, probes),
+        **service(status),
         "argv": list(spec.argv),
         "env": masking.mask_env(spec.env),
         "depends_on": [{"name": d.name, "condition": d.condition} for d in spec.depends_on],
@@ -85,35 +77,6 @@ def change(event: StateChange) -> dict[str, Any]:
 def sse(event: str, data: Any) -> bytes:
     """One server-sent event."""
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
-
-
-def _pending(spec: ProcessSpec) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "state": str(ServiceState.PENDING),
-        "pid": None,
-        "port": spec.port,
-        "url": spec.url,
-        "restarts": 0,
-        "exit_code": None,
-        "started_at": None,
-        "ready_at": None,
-        "reason": "",
-        "last_probe": None,
-    }
-
-
-def _last_probe(supervisor: Supervisor, probes: Probes) -> dict[str, Any] | None:
-    if supervisor.spec.probe is None and supervisor.spec.liveness is None:
-        return None
-    seen = probes.get(supervisor.name)
-    if seen is None and supervisor.last_probe is not None:
-        # A log probe waits for a line instead of checking: its one result, from when it was ready.
-        seen = (supervisor.last_probe, supervisor.ready_at or time.time())
-    if seen is None:
-        return None
-    result, at = seen
-    return {"ok": result.ok, "detail": result.detail, "latency": result.latency, "at": at}
 
 
 class Masker:

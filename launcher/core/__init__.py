@@ -1,4 +1,5 @@
-"""What every layer shares: the vocabulary, error codes, diagnostics, the error tree, secret masking.
+"""What every layer shares: the vocabulary, the probe kinds, error codes, diagnostics, the error
+tree, secret masking.
 
 The lowest layer: it imports nothing else of launcher.
 """

@@ -1,11 +1,8 @@
 """Diagnostics: what is wrong with a configuration, where, and what to do about it.
 
 Every configuration problem becomes one `Diagnostic`; the loader collects all of them before
-anything is raised, so a user sees every problem at once. The codes are stable and listed in
-`docs/errors.md`:
-
-    1xxx  configuration         2xxx  services at run time
-    3xxx  ports                 4xxx  control API and state
+anything is raised, so a user sees every problem at once. The codes are stable: the `Code`s of
+launcher/core/codes.py, each explained in docs/errors.md.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, render_all
 
 
@@ -76,7 +77,7 @@ class StackAlreadyRunning(LauncherError):
     def __init__(self, state_file: Path, pid: int | None) -> None:
         who = f" (launcher pid {pid})" if pid is not None else ""
         super().__init__(
-            f"error[LCH-4002]: a stack of this project is already running{who}\n"
+            f"error[{Code.STACK_ALREADY_RUNNING}]: a stack of this project is already running{who}\n"
             f"  --> {state_file}\n"
             "  hint: stop it with `launcher down` (or Ctrl-C in its terminal) first"
         )
@@ -90,7 +91,7 @@ class NoStackRunning(LauncherError):
     def __init__(self, state_file: Path | str, note: str | None = None) -> None:
         lines = [note] if note else []
         lines += [
-            "error[LCH-4001]: no stack of this project is running",
+            f"error[{Code.NO_STACK_RUNNING}]: no stack of this project is running",
             f"  --> {state_file}",
             "  hint: start one with `launcher up -d` (in the background) or `launcher run`",
         ]
@@ -103,11 +104,21 @@ class UnknownService(LauncherError):
 
     def __init__(self, service: str, known: Sequence[str]) -> None:
         super().__init__(
-            f"error[LCH-4003]: no service '{service}' in this stack (it has: {', '.join(known)})\n"
+            f"error[{Code.UNKNOWN_SERVICE}]: no service '{service}' in this stack "
+            f"(it has: {', '.join(known)})\n"
             "  hint: `launcher status` lists the services of the running stack"
         )
         self.service = service
         self.known = tuple(known)
+
+
+class StackNotAccepting(LauncherError):
+    """A service cannot be started, stopped or restarted now: the stack is not running (it has
+    not started its services yet, or it is stopping)."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"the stack is {state}")
+        self.state = state
 
 
 class ApiError(LauncherError):
@@ -128,7 +139,7 @@ class ApiUnavailable(LauncherError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(
-            f"error[LCH-4004]: the control API cannot listen: {reason}\n"
+            f"error[{Code.API_UNAVAILABLE}]: the control API cannot listen: {reason}\n"
             "  hint: free that address, or change `[launcher] api`"
         )
 
@@ -136,7 +147,7 @@ class ApiUnavailable(LauncherError):
 class ServiceError(LauncherError):
     """A service could not be started or kept running."""
 
-    code = "LCH-2000"
+    code = Code.SERVICE_FAILED
     hint = "see the service's output above, or `launcher logs SERVICE`"
 
     def __init__(self, service: str, reason: str, output: Sequence[str] = ()) -> None:
@@ -155,19 +166,25 @@ class ServiceError(LauncherError):
 
 
 class SpawnError(ServiceError):
-    code = "LCH-2001"
+    code = Code.CANNOT_EXECUTE
     hint = "check the command: is the program installed and on PATH, and is the cwd right?"
 
 
 class StartFailed(ServiceError):
-    code = "LCH-2002"
+    code = Code.START_FAILED
 
 
 class ReadinessTimeout(StartFailed):
-    code = "LCH-2003"
+    code = Code.READINESS_TIMEOUT
     hint = "raise start_timeout, or check that the probe targets what the service really serves"
 
 
 class DependencyFailed(ServiceError):
-    code = "LCH-2004"
+    code = Code.DEPENDENCY_FAILED
     hint = "fix the dependency that failed; this service was not started"
+
+
+# The ServiceError of each code: the client raises the one the API's answer names.
+SERVICE_ERRORS: dict[str, type[ServiceError]] = {
+    error.code: error for error in (ServiceError, SpawnError, StartFailed, ReadinessTimeout, DependencyFailed)
+}

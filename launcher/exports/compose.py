@@ -17,18 +17,21 @@ External services are left out (the header names them): compose does not run the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
+from launcher.exports.containers import (
+    SECRETS_EXAMPLE,
+    SECRETS_FILE,
+    dump_yaml,
+    escape_dollars,
+    secrets_example,
+)
 from launcher.exports.deployment import Deployment, ExportFile, Unit
 from launcher.exports.probecommands import check_argv
 from launcher.plan.spec import DependencySpec, ProcessSpec
 
 COMPOSE_FILE = "compose.yaml"
-SECRETS_FILE = "secrets.env"
-SECRETS_EXAMPLE = "secrets.env.example"
 # What the Compose Specification accepts as a service name, and as a project name.
 _SERVICE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
 _PROJECT_INVALID = re.compile(r"[^a-z0-9_-]+")
@@ -123,36 +126,6 @@ def project_name(stack: str) -> str:
     """A compose project name: lowercase letters, digits, `_` and `-`, starting with neither."""
     name = _PROJECT_INVALID.sub("-", stack.lower()).lstrip("_-")
     return name or "stack"
-
-
-def escape_dollars(value: str) -> str:
-    """`$` as the engine reads it literally (compose interpolation, Kubernetes `$(VAR)`)."""
-    return value.replace("$", "$$")
-
-
-class _Dumper(yaml.SafeDumper):
-    # A dict used twice (labels) is written out twice, not as an anchor and an alias.
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def dump_yaml(*documents: Mapping[str, Any]) -> str:
-    """YAML in the order it was built, strings that look like something else quoted; several
-    documents are each started by `---`."""
-    return yaml.dump_all(
-        [dict(d) for d in documents],
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        width=1 << 30,
-        explicit_start=len(documents) > 1,
-    )
-
-
-def secrets_example(deployment: Deployment) -> str:
-    """The secrets' names with empty values: what the operator fills in, never the values."""
-    lines = [f"{name}=\n" for name in deployment.secrets]
-    return deployment.header(extra=(f"Copy to {SECRETS_FILE} and fill in the values.",)) + "".join(lines)
 
 
 def _notes(deployment: Deployment, healthy: set[str]) -> Iterable[str]:

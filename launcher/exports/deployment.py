@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.masking import is_secret_key, mask_text
 from launcher.exports import Format
@@ -26,7 +27,6 @@ from launcher.plan.spec import DependencySpec, Plan, ProbeSpec, ProcessSpec
 
 # Where the project is inside an image, unless --root says otherwise.
 CONTAINER_ROOT = "/app"
-IMAGE_CODE = "LCH-1033"
 _LOOPBACK = re.compile(r"\b(127\.0\.0\.1|localhost):(\d+)\b")
 
 
@@ -213,7 +213,7 @@ def image_problems(plan: Plan, where: Callable[[tuple[str, ...]], Origin | None]
         if spec.kind != "external" and spec.image is None and spec.replica in (None, 1):
             problems.append(
                 Diagnostic(
-                    IMAGE_CODE,
+                    Code.NO_IMAGE,
                     f"service '{spec.service}' has no image to run in",
                     where(("services", spec.service)) or Origin(plan.config_path.name),
                     f'set image = "..." in [services.{spec.service}], or one for every service in [launcher]',

@@ -23,7 +23,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from launcher.exports.compose import SECRETS_EXAMPLE, SECRETS_FILE, dump_yaml, escape_dollars, secrets_example
+from launcher.core.probekinds import PROBE_KINDS
+from launcher.exports.containers import (
+    SECRETS_EXAMPLE,
+    SECRETS_FILE,
+    dump_yaml,
+    escape_dollars,
+    secrets_example,
+)
 from launcher.exports.deployment import Deployment, ExportFile, Unit
 from launcher.exports.probecommands import LOOPBACK, check_argv, wait_script
 from launcher.plan.spec import ProbeSpec, ProcessSpec
@@ -219,7 +226,7 @@ def _remote_check(deployment: Deployment, target: Unit) -> tuple[str, ...] | Non
     Service; a `cmd` or `log` probe cannot be, so then a connection to its port."""
     probe = deployment.remote_probe(target)
     python = deployment.target.python
-    if probe is not None and probe.kind not in ("cmd", "log"):
+    if probe is not None and PROBE_KINDS[probe.kind].remote:
         return check_argv(probe, python=python)
     if target.spec.port is None:
         return None

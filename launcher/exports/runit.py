@@ -34,8 +34,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from launcher.exports.deployment import Deployment, ExportFile, Unit
-from launcher.exports.supervisord import Step, prelude, wait_text
-from launcher.exports.systemd import TEMPLATES, honcho_files, seconds
+from launcher.exports.honcho_glue import TEMPLATES, honcho_files, seconds
+from launcher.exports.prelude import Step, prelude, wait_text
+from launcher.exports.probecommands import check_argv
 
 
 def render(deployment: Deployment) -> list[ExportFile]:
@@ -151,7 +152,5 @@ def oneshot_text(oneshot: Unit, host: Unit, runner: str = "") -> str:
 
 
 def _check(deployment: Deployment, unit: Unit) -> tuple[str, ...] | None:
-    from launcher.exports.probecommands import check_argv
-
     probe = unit.probe
     return None if probe is None or unit.spec.oneshot else check_argv(probe, python=deployment.target.python)

@@ -23,8 +23,6 @@ Secrets: supervisord passes its own environment on to its programs, so the secre
 
 Logs: supervisord's AUTO log files (`supervisorctl tail STACK:NAME`), rather than honcho's
 `/var/log/...` paths that would have to exist first.
-
-`prelude` and `wait_text` are shared with the runit export, which waits the same way.
 """
 
 from __future__ import annotations
@@ -32,26 +30,16 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from launcher.exports.deployment import Deployment, ExportFile, Unit
-from launcher.exports.probecommands import check_argv, wait_script
-from launcher.exports.systemd import TEMPLATES, honcho_files, seconds
+from launcher.exports.honcho_glue import TEMPLATES, honcho_files, seconds
+from launcher.exports.prelude import Step, prelude, wait_text
+from launcher.exports.probecommands import wait_script
 
 _PLACEHOLDER = "LAUNCHER_ONESHOT_MARKER"
 _COMMENT = re.compile(r"(\s)([;#])")
 _AUTORESTART = {"no": "false", "on-failure": "unexpected", "always": "true"}
-
-
-@dataclass(frozen=True)
-class Step:
-    """What runs before a process: wait for a dependency (`ready`: its probe passes;
-    `started`: it runs, or it has no probe to wait on; `completed`: a oneshot of its own
-    completed), or run a oneshot (`oneshot`: inlined, in this process's script)."""
-
-    kind: Literal["ready", "started", "completed", "oneshot"]
-    unit: Unit
 
 
 def render(deployment: Deployment) -> list[ExportFile]:
@@ -66,41 +54,6 @@ def render(deployment: Deployment) -> list[ExportFile]:
         "units": {u.name: _program(deployment, u, app) for u in deployment.units},
     }
     return honcho_files(Export(template_dir=str(TEMPLATES / "supervisord")), deployment.units, context)
-
-
-def prelude(
-    deployment: Deployment, unit: Unit, inlined: Mapping[str, str] | None = None, host: str | None = None
-) -> list[Step]:
-    """The steps before `unit`'s own process (in `host`'s, for an inlined oneshot): its
-    oneshots, after their own steps, and the waits for its other dependencies."""
-    steps: list[Step] = []
-    inlined = inlined or {}
-    host = host or unit.name
-    for dep in unit.depends_on:
-        other = deployment.unit(dep.name)
-        if other.spec.oneshot:
-            if inlined.get(other.name) == host:
-                steps.extend(prelude(deployment, other, inlined, host))
-                steps.append(Step("oneshot", other))
-            elif other.name not in inlined:
-                steps.append(Step("completed", other))
-        elif dep.condition != "started" and _check(deployment, other) is not None:
-            steps.append(Step("ready", other))
-        else:
-            steps.append(Step("started", other))
-    return steps
-
-
-def wait_text(deployment: Deployment, unit: Unit) -> str:
-    """sh that waits until `unit`'s probe passes, or exits 1 after its start_timeout."""
-    check = _check(deployment, unit)
-    assert check is not None, unit.name
-    return wait_script(check, unit.name, unit.spec.start_timeout)
-
-
-def _check(deployment: Deployment, unit: Unit) -> tuple[str, ...] | None:
-    probe = unit.probe
-    return None if probe is None else check_argv(probe, python=deployment.target.python)
 
 
 def _program(deployment: Deployment, unit: Unit, app: str) -> dict[str, Any]:

@@ -13,21 +13,18 @@ itself rather than run through `sh -lc`.
 
 Secrets: units that need some read `/etc/STACK/secrets.env` (`KEY=value` lines, mode 0600),
 which the operator writes; its absence is no error (`EnvironmentFile=-`).
-
-The other system exporters reuse this module's glue to honcho (`honcho_files`, `params`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from launcher.exports.deployment import Deployment, ExportFile, Unit
+from launcher.exports.honcho_glue import TEMPLATES, honcho_files, seconds
 from launcher.exports.probecommands import check_argv, wait_script
 
-TEMPLATES = Path(__file__).parent / "templates"
 # Words systemd takes as they are: anything else is double-quoted, with C escapes.
 _PLAIN = re.compile(r"[\w@+=:,./-]+")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -48,34 +45,10 @@ def render(deployment: Deployment) -> list[ExportFile]:
     return honcho_files(Export(template_dir=str(TEMPLATES / "systemd")), deployment.units, context)
 
 
-def honcho_files(exporter: Any, units: Iterable[Unit], context: Mapping[str, Any]) -> list[ExportFile]:
-    """What a honcho exporter renders for `units`, as export files (ending with a newline:
-    jinja drops a template's last one)."""
-    files = exporter.render([params(u) for u in units], dict(context))
-    return [
-        ExportFile(f.name, f.content if f.content.endswith("\n") else f.content + "\n", f.executable)
-        for f in files
-    ]
-
-
-def params(unit: Unit) -> Any:
-    """The unit as honcho's exporters take a process (the command is ours, already quoted)."""
-    import shlex
-
-    from honcho.environ import ProcessParams
-
-    return ProcessParams(unit.name, shlex.join(unit.argv), False, dict(unit.env))
-
-
 def unit_name(app: str, name: str) -> str:
     from honcho.export.base import dashrepl
 
     return f"{app}-{dashrepl(name)}.service"
-
-
-def seconds(value: float) -> str:
-    """A duration as systemd, supervisord and sh all read it: `1.5`, `10`."""
-    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def exec_line(argv: Iterable[str]) -> str:

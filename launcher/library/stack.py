@@ -17,13 +17,12 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from launcher.config.loader import Loaded
 from launcher.config.loader import load as load_config
-from launcher.core.errors import LauncherError, ReadinessTimeout, StartFailed
+from launcher.core.errors import LauncherError, ReadinessTimeout
 from launcher.library.loopthread import LoopThread
 from launcher.plan.compiler import build_plan
 from launcher.plan.modes import Mode, decide_mode
@@ -31,19 +30,7 @@ from launcher.plan.spec import Plan
 from launcher.runtime.orchestrator import Orchestrator
 from launcher.runtime.output import Sink, make_sink
 from launcher.runtime.sockets import port_is_free
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    name: str
-    state: str
-    pid: int | None
-    port: int | None
-    url: str | None
-    restarts: int
-    exit_code: int | None
-    started_at: float | None
-    ready_at: float | None
+from launcher.runtime.status import ServiceStatus
 
 
 class Stack:
@@ -152,13 +139,14 @@ async def _start(orchestrator: Orchestrator, timeout: float | None) -> None:
         async with asyncio.timeout(timeout):
             await orchestrator.start()
     except TimeoutError:
-        waiting = [s for s in orchestrator.supervisors.values() if not s.state.settled]
+        services = orchestrator.snapshot().services
+        waiting = [s for s in services if not s.state.settled]
         await orchestrator.stop()
-        first = waiting[0] if waiting else next(iter(orchestrator.supervisors.values()))
+        first = waiting[0] if waiting else services[0]
         raise ReadinessTimeout(
             first.name,
             f"was not ready within the stack's start timeout of {timeout:g}s (state: {first.state})",
-            first.output(20),
+            orchestrator.output(first.name, 20),
         ) from None
 
 
@@ -193,60 +181,29 @@ class AsyncRunningStack:
         return dict(self._orchestrator.plan.env)
 
     def status(self) -> list[ServiceStatus]:
-        out = []
-        for s in self._orchestrator.supervisors.values():
-            alive = s.handle is not None and s.handle.returncode is None
-            out.append(
-                ServiceStatus(
-                    s.name,
-                    str(s.state),
-                    s.handle.pid if alive and s.handle else None,
-                    s.spec.port,
-                    s.spec.url,
-                    s.restarts,
-                    s.exit_code,
-                    s.started_at,
-                    s.ready_at,
-                )
-            )
-        return out
+        return list(self._orchestrator.snapshot().services)
 
     def logs(self, name: str, tail: int = 50) -> list[str]:
         self._spec(name)
-        return self._orchestrator.history.tail(name, tail)
+        return self._orchestrator.output(name, tail)
 
     async def stop(self, name: str) -> None:
         self._spec(name)
-        supervisor = self._orchestrator.supervisors[name]
-        supervisor.held = True
-        await supervisor.stop()
+        await self._orchestrator.stop_service(name)
 
     async def start(self, name: str) -> None:
         """Start a stopped service again; return once it is ready (or completed)."""
         self._spec(name)
-        supervisor = self._orchestrator.supervisors[name]
-        if supervisor.idle and not supervisor.state.running:
-            supervisor.launch([])  # otherwise it is starting, or running, already: wait for it
-        if not await supervisor.reached("ready"):
-            raise StartFailed(name, f"failed to start: {supervisor.reason}", supervisor.output(20))
+        await self._orchestrator.start_service(name)
 
     async def restart(self, name: str) -> None:
         """Stop the service and start it again; return once it is ready (or completed)."""
-        await self.stop(name)
-        await self.start(name)
+        self._spec(name)
+        await self._orchestrator.restart_service(name)
 
     async def wait_ready(self, name: str, timeout: float = 60.0) -> None:
-        supervisor = self._orchestrator.supervisors[self._spec(name).name]
-        try:
-            async with asyncio.timeout(timeout):
-                if not await supervisor.reached("ready"):
-                    raise LauncherError(f"service '{name}' is {supervisor.state}: {supervisor.reason}")
-        except TimeoutError:
-            raise ReadinessTimeout(
-                name,
-                f"was not ready within {timeout:g}s (state: {supervisor.state})",
-                supervisor.output(20),
-            ) from None
+        self._spec(name)
+        await self._orchestrator.wait_service(name, timeout)
 
 
 class RunningStack:

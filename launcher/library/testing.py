@@ -144,14 +144,14 @@ class FakeProber:
         return ProbeResult(ok, "ok" if ok else "not ready", 0.0)
 
     async def wait_ready(
-        self, prober: object, probe: ProbeSpec, *, log: LogWatch | None = None
+        self, prober: object, probe: ProbeSpec, *, log: LogWatch | None = None, clock: object = None
     ) -> ProbeResult:
         while not self._ready(probe):  # noqa: ASYNC110 - scripted processes change between turns
             await asyncio.sleep(0)
         return ProbeResult(True, "ok", 0.0)
 
     async def watch_liveness(
-        self, prober: object, probe: ProbeSpec, *, log: LogWatch | None = None
+        self, prober: object, probe: ProbeSpec, *, log: LogWatch | None = None, clock: object = None
     ) -> ProbeResult:
         while self._ready(probe):  # noqa: ASYNC110 - scripted processes change between turns
             await asyncio.sleep(0)

@@ -20,10 +20,11 @@ from launcher.config.loader import Loaded
 from launcher.config.model import Probe, Service
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.errors import ConfigError
+from launcher.core.vocabulary import Condition
 from launcher.plan import shared_mode as hosting
 from launcher.plan.modes import Mode
 from launcher.plan.ports import PortRequest, assign_ports, never_taken
-from launcher.plan.spec import BackoffSpec, Condition, DependencySpec, Plan, ProbeSpec, ProcessSpec
+from launcher.plan.spec import BackoffSpec, DependencySpec, Listen, Plan, ProbeSpec, ProcessSpec
 
 LOCALHOST = "127.0.0.1"
 
@@ -246,6 +247,9 @@ def _spec(
         replica=replica if service.replicas > 1 else None,
         port=port,
         url=url,
+        listen=(Listen(LOCALHOST, port, "UVICORN_FD"),)
+        if service.app is not None and port is not None
+        else (),
         mount=_mount(service, name),
         import_path=service.app or service.task,
         probe=probe,

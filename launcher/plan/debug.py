@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import NoReturn
 
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.errors import ConfigError, PortTaken
 from launcher.plan import shared_mode as hosting
@@ -23,8 +24,6 @@ from launcher.plan.spec import Plan, ProcessSpec
 DEFAULT_PORT = 5678
 HOST = "127.0.0.1"
 INSTALL_HINT = "pip install 'launcher[debug]'"
-CODE = "LCH-1031"
-MISSING_CODE = "LCH-1032"
 COMMAND_LINE = Origin("command line")
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 # Interpreter options that take a value as the next word (`python -W error -m x`).
@@ -137,7 +136,7 @@ def missing_debugpy(debug: Debug) -> ConfigError:
     return ConfigError(
         [
             Diagnostic(
-                MISSING_CODE,
+                Code.NO_DEBUGPY,
                 f"debugging {debug.service} needs debugpy, which is not installed in this environment",
                 debug.origin,
                 f"install it with `{INSTALL_HINT}` (or `pip install debugpy`)",
@@ -149,7 +148,7 @@ def missing_debugpy(debug: Debug) -> ConfigError:
 def debug_port_taken(debug: Debug) -> PortTaken:
     """The error of `--debug` on a port another program holds (LCH-3002)."""
     diagnostic = Diagnostic(
-        "LCH-3002",
+        Code.PORT_TAKEN,
         f"debug port {debug.port} is already in use",
         debug.origin,
         "stop that program, or give --debug-port another port",
@@ -158,4 +157,4 @@ def debug_port_taken(debug: Debug) -> PortTaken:
 
 
 def _refuse(message: str, hint: str, origin: Origin) -> NoReturn:
-    raise ConfigError([Diagnostic(CODE, f"cannot debug: {message}", origin, hint)])
+    raise ConfigError([Diagnostic(Code.CANNOT_DEBUG, f"cannot debug: {message}", origin, hint)])

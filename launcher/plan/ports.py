@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.errors import ConfigError, PortRangeExhausted
 
@@ -41,7 +42,7 @@ def assign_ports(
         if other is not None:
             clashes.append(
                 Diagnostic(
-                    "LCH-1018",
+                    Code.PORT_CLASH,
                     f"services '{other.name}' and '{request.name}' both use port {request.want}",
                     request.origin,
                     'give one of them another port, or port = "auto"',
@@ -63,7 +64,7 @@ def assign_ports(
             raise PortRangeExhausted(
                 [
                     Diagnostic(
-                        "LCH-3001",
+                        Code.PORT_RANGE_EXHAUSTED,
                         f"no free port left in {low}-{high} for '{request.name}'"
                         f" ({wanted} services want an automatic port)",
                         request.origin,

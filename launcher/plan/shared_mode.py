@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from launcher.child.units import Unit, encode_units
+from launcher.child.units import LISTEN_FD, Unit, encode_units
 from launcher.config.model import Service
+from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.masking import mask_value
-from launcher.plan.spec import DependencySpec, ProcessSpec
+from launcher.plan.spec import DependencySpec, Listen, ProcessSpec
 
 HOST = "shared-host"
 # The host's values win over the hosted services' own: they describe the one process.
@@ -42,6 +43,7 @@ def hosted(spec: ProcessSpec, *, keep_probe: bool) -> ProcessSpec:
     return replace(
         spec,
         argv=(),
+        listen=(),
         host=HOST,
         depends_on=(DependencySpec(HOST, "started"), *spec.depends_on),
         probe=spec.probe if keep_probe or spec.kind != "app" else None,
@@ -94,6 +96,7 @@ def host_spec(
         env=env,
         port=port,
         url=f"http://127.0.0.1:{port}" if port is not None else None,
+        listen=(Listen("127.0.0.1", port, LISTEN_FD),) if port is not None else (),
         # A crashed host takes every hosted service down; it comes back if any of them has a
         # restart policy (each hosted service then follows its own).
         restart="on-failure" if restarts else "no",
@@ -129,7 +132,7 @@ def merged_env(
             if key in owner and env[key] != value:
                 problems.append(
                     Diagnostic(
-                        "LCH-1029",
+                        Code.CANNOT_SHARE,
                         f"in shared mode, '{owner[key]}' and '{unit.name}' run in one process but set "
                         f"{key} differently ({mask_value(key, env[key])!r} and {mask_value(key, value)!r})",
                         origin(("services", unit.service, "env", key)),
@@ -155,7 +158,7 @@ def _check_mounts(
         if unit.mount in seen:
             problems.append(
                 Diagnostic(
-                    "LCH-1029",
+                    Code.CANNOT_SHARE,
                     f"in shared mode, '{seen[unit.mount]}' and '{unit.name}' share the mount {unit.mount}",
                     origin(("services", unit.service, "mount")),
                     "give one of them another mount",
@@ -168,7 +171,7 @@ def reserved_name(names: Sequence[str], origin: Where) -> list[Diagnostic]:
     """The host's name is taken by the host in shared mode."""
     return [
         Diagnostic(
-            "LCH-1029",
+            Code.CANNOT_SHARE,
             f"in shared mode the host process is named '{HOST}': a service cannot have that name",
             origin(("services", HOST)),
             "rename the service, or run this stack with --mode multi",

@@ -9,21 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from launcher.core.probekinds import ProbeKind
+from launcher.core.vocabulary import Condition, ProcessKind, RestartPolicy
 from launcher.plan.modes import Mode
-
-# "host": the shared-mode process that serves the stack's apps and runs its tasks.
-Kind = Literal["command", "app", "task", "external", "host"]
-Condition = Literal["started", "ready", "completed"]
-RestartPolicy = Literal["no", "on-failure", "always"]
 
 
 @dataclass(frozen=True)
 class ProbeSpec:
     """One readiness or liveness check, interpolated and ready to run."""
 
-    kind: Literal["http", "tcp", "cmd", "log", "redis", "postgres"]
+    kind: ProbeKind
     target: str
     argv: tuple[str, ...] = ()
     expect: int = 200
@@ -51,10 +47,23 @@ class BackoffSpec:
 
 
 @dataclass(frozen=True)
+class Listen:
+    """A listening socket that the launcher binds before the process starts and the process
+    inherits, so that no other program can take the port between planning it and serving on
+    it, and the port stays bound across restarts. The process learns the descriptor's number
+    from the variable `fd_variable` (uvicorn reads `UVICORN_FD` as its `--fd`); its argv names
+    the same host and port, so that it also runs as it is without the launcher."""
+
+    host: str
+    port: int
+    fd_variable: str
+
+
+@dataclass(frozen=True)
 class ProcessSpec:
     name: str
     service: str
-    kind: Kind
+    kind: ProcessKind
     argv: tuple[str, ...]
     cwd: Path
     env: Mapping[str, str]
@@ -86,6 +95,8 @@ class ProcessSpec:
     # In shared mode, the name of the host process that runs this app or task (which then has
     # no process and no argv of its own).
     host: str | None = None
+    # The sockets the launcher binds for it (apps and the shared host); empty for the rest.
+    listen: tuple[Listen, ...] = ()
 
     @property
     def confirms_start(self) -> bool:

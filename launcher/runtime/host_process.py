@@ -22,8 +22,7 @@ from typing import Any
 
 from launcher.child import tagged_output as hostio
 from launcher.core.errors import SpawnError
-from launcher.runtime.process import Handle, OnOutput
-from launcher.runtime.supervisor import Spawner
+from launcher.runtime.process import Handle, OnOutput, Spawner
 
 # How much longer than its stop_timeout a hosted service may take to be reported stopped before
 # the launcher stops waiting for the host to say so.

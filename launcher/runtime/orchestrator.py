@@ -1,12 +1,16 @@
-"""The orchestrator of a stack: start every service the moment its own dependencies allow,
-roll back a failed start, and stop in reverse dependency order.
+"""The orchestrator of a stack, and the runtime's one front door.
 
     orchestrator = Orchestrator(plan, sink=sink)
     await orchestrator.start()        # returns when every service is ready or completed
-    ...                               # services run; restarts follow their policies
+    orchestrator.snapshot()           # a StackStatus: what every interface renders
+    await orchestrator.restart_service("api")
+    unsubscribe = orchestrator.subscribe(on_change)
     await orchestrator.stop()         # dependents first, independent services in parallel
 
-The orchestrator installs no signal handlers: the CLI (or the library's caller) decides when to
+It starts every service the moment its own dependencies allow, rolls back a failed start, and
+stops in reverse dependency order. Its supervisors are its own: the CLI, the control API, the
+library, the metrics and hot reload read snapshots and steer services through the methods
+below, never through a supervisor. It installs no signal handlers: its caller decides when to
 call stop() and kill().
 """
 
@@ -15,48 +19,46 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import socket
-import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
-import psutil
-
-from launcher.core.diagnostics import Diagnostic
 from launcher.core.errors import (
-    DependencyFailed,
     LauncherError,
-    PortTaken,
     ReadinessTimeout,
     SpawnError,
-    StackAlreadyRunning,
+    StackNotAccepting,
     StartFailed,
+    UnknownService,
 )
-from launcher.plan import shared_mode as hosting
+from launcher.core.vocabulary import Condition
+from launcher.plan import shared_mode
 from launcher.plan.spec import Plan, ProcessSpec
-from launcher.runtime import leftovers, statefile
+from launcher.runtime import leftovers
 from launcher.runtime.clock import Clock, SystemClock
-from launcher.runtime.history import History
+from launcher.runtime.context import Context, ProbeObserver, ProberLike, ProbeUse
+from launcher.runtime.environment import launcher_environment
+from launcher.runtime.history import History, LinesListener
 from launcher.runtime.host_process import HostLink
-from launcher.runtime.output import ProgressRow, Sink
+from launcher.runtime.listeners import Listeners
+from launcher.runtime.output import Sink
+from launcher.runtime.policy import RestartBudget
 from launcher.runtime.probes import Prober, ProbeResult
-from launcher.runtime.process import Handle, Reaper, spawn
+from launcher.runtime.process import Handle, Reaper, Spawner, spawn
+from launcher.runtime.progress import Progress
 from launcher.runtime.readiness import wait_ready, watch_liveness
-from launcher.runtime.sockets import bind_port, port_holder, port_is_free
+from launcher.runtime.runstate import RunState
 from launcher.runtime.states import ServiceState, StateChange
-from launcher.runtime.supervisor import Context, ProbeObserver, ProbeUse, Spawner, Supervisor
+from launcher.runtime.status import ServiceStatus, StackState, StackStatus
+from launcher.runtime.supervisor import Supervisor
+from launcher.runtime.tasks import TaskScope
 
 S = ServiceState
-PROGRESS_TICK = 0.25  # seconds between redraws of the live progress block
-# State changes come in bursts (a level of services turning ready, then its dependents
-# starting): the state file is rewritten at most once per this many seconds, off the path from
-# one service's readiness to its dependents' spawn. Each write costs about a millisecond and more
-# (an ext4 rename over a file flushes its data), so writing on every change delayed each level
-# by several. start() and stop() end with a write of their own; the reaper, not this file,
-# covers a launcher killed in between.
-STATE_WRITE_DELAY = 0.05
+T = TypeVar("T")
+Listener = Callable[[StateChange], None]
+ENDED = frozenset({S.STOPPED, S.FAILED, S.COMPLETED, S.SKIPPED})  # what a start starts again
+HEALTHY = frozenset({S.READY, S.COMPLETED})
 
 
 class Orchestrator:
@@ -67,11 +69,11 @@ class Orchestrator:
         sink: Sink,
         clock: Clock | None = None,
         spawner: Spawner = spawn,
+        prober: ProberLike | None = None,
         environ: Mapping[str, str] | None = None,
         keep_going: bool = False,
         state_file: bool = True,
         reaper: bool = True,
-        on_change: Callable[[StateChange], None] | None = None,
     ) -> None:
         self.plan = plan
         self.sink = sink
@@ -79,28 +81,186 @@ class Orchestrator:
         self.spawner = spawner
         self.environ = dict(os.environ if environ is None else environ)
         self.keep_going = keep_going
-        self.use_state_file = state_file
-        self.use_reaper = reaper
-        self.listeners: list[Callable[[StateChange], None]] = [on_change] if on_change else []
-        self.probe_listeners: list[ProbeObserver] = []  # told of every probe check (the API)
         self.run_id = uuid.uuid4().hex[:12]
-        self.history = History()
-        self.supervisors: dict[str, Supervisor] = {}
         self.started_at = time.time()
-        self.state = "starting"
-        self.api: str | None = None  # the control API's unix socket, for the state file
-        self._sockets: list[socket.socket] = []
-        self._prober: Prober | None = None
+        self.state = StackState.STARTING
+        self.run_state = RunState(plan.root, sink, self.run_id) if state_file else None
+        self._use_reaper = reaper
+        self._history = History()
+        self._supervisors: dict[str, Supervisor] = {}
+        self._listeners: list[Listener] = []
+        self._probe_observers: list[ProbeObserver] = []
+        self._prober = prober
+        self._own_prober: Prober | None = None
         self._reaper: Reaper | None = None
         self._host: HostLink | None = None
-        self._state_write: asyncio.TimerHandle | None = None
-        self._state_unwritable = False  # said once: the state file could not be written
-        self._lock: int | None = None  # the project's launcher lock (statefile.lock)
-        self._progress = True
+        self._sockets = Listeners()
+        self._progress = Progress(sink, self.snapshot)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._scope = TaskScope()  # restarts of followers, in the background
         self._start_clock = self.clock.now()
-        self._me = psutil.Process()
 
-    # -- start ---------------------------------------------------------------------------
+    # -- the front door: reading -----------------------------------------------------------
+
+    def snapshot(self) -> StackStatus:
+        """The stack now: its state and every service's, in plan order (pending until started)."""
+        services = []
+        for spec in self.plan.specs:
+            supervisor = self._supervisors.get(spec.name)
+            services.append(supervisor.status() if supervisor else _pending(spec))
+        return StackStatus(
+            stack=self.plan.stack,
+            state=self.state,
+            profile=self.plan.profile,
+            mode=self.plan.mode,
+            pid=os.getpid(),
+            started_at=self.started_at,
+            services=tuple(services),
+        )
+
+    def output(self, name: str, n: int = 20) -> list[str]:
+        """The last `n` lines of a service's output (of every service merged: `merged()`)."""
+        self._spec(name)
+        return self._history.tail(name, n)
+
+    def merged_output(self, n: int = 100) -> list[tuple[str, str]]:
+        return self._history.merged(n)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every state change (on the loop: it must not block); returns the
+        call that unsubscribes it."""
+        self._listeners.append(listener)
+        return lambda: _discard(self._listeners, listener)
+
+    def observe_probes(self, observer: ProbeObserver) -> Callable[[], None]:
+        """Call `observer` with every probe check; returns the call that unsubscribes it."""
+        self._probe_observers.append(observer)
+        return lambda: _discard(self._probe_observers, observer)
+
+    def follow_output(self, listener: LinesListener) -> Callable[[], None]:
+        """Call `listener(service, lines)` with every batch of output; returns the unsubscribe."""
+        self._history.listeners.append(listener)
+        return lambda: _discard(self._history.listeners, listener)
+
+    # -- the front door: steering services ---------------------------------------------------
+
+    async def start_service(self, name: str) -> None:
+        """Start a service that has ended; return once its start is decided and it is ready or
+        completed (StartFailed otherwise). One at a time per service."""
+        async with self._lock(name):
+            self._refuse_unless_running()
+            await self._start_one(name)
+
+    async def stop_service(self, name: str) -> None:
+        """Stop a service; it stays stopped (held) until it is started again."""
+        async with self._lock(name):
+            self._refuse_unless_running()
+            await self._stop_one(name)
+
+    async def restart_service(self, name: str) -> None:
+        """Stop a service and start it again; return once it is ready (StartFailed otherwise)
+        and the services that declare `restart = true` on it have been restarted too."""
+        async with self._lock(name):
+            self._refuse_unless_running()
+            await self._stop_one(name)
+            # No await from the check to the spawn: the stack's stop cannot begin in between.
+            self._refuse_unless_running()
+            await self._start_one(name)
+        await self._restart_followers(name)
+
+    def followers(self, name: str) -> list[str]:
+        """The services that declare `restart = true` on `name`, and theirs, in plan order."""
+        found = {name}
+        for spec in self.plan.specs:  # in dependency order: a follower comes after its leader
+            if any(d.restart and d.name in found for d in spec.depends_on):
+                found.add(spec.name)
+        return [s.name for s in self.plan.specs if s.name in found and s.name != name]
+
+    async def restart_services(self, names: Sequence[str]) -> dict[str, bool]:
+        """Restart `names` (in dependency order, followers included) together: stop them
+        followers first, start them in order; return for each whether it became ready."""
+        supervisors = [self._supervisor(n) for n in names]
+        for supervisor in supervisors:
+            # Held: `run` ends once no service is left running, and for a moment none may be.
+            supervisor.held = True
+        for supervisor in reversed(supervisors):
+            await supervisor.stop()
+        for supervisor in supervisors:
+            # A change is a new start: a crash loop that the change may fix starts afresh.
+            supervisor.budget = RestartBudget(supervisor.spec.max_restarts, supervisor.spec.restart_window)
+            if not supervisor.idle:  # the control API started it meanwhile
+                supervisor.held = False
+                continue
+            supervisor.launch(self._dependencies(supervisor.spec))
+        ready = await asyncio.gather(*(s.reached("ready") for s in supervisors))
+        return dict(zip(names, ready, strict=True))
+
+    async def wait_service(self, name: str, timeout: float) -> None:
+        """Wait until a service is ready; LauncherError when it cannot be, ReadinessTimeout when
+        `timeout` passes first."""
+        supervisor = self._supervisor(name)
+        try:
+            async with asyncio.timeout(timeout):
+                if not await supervisor.reached("ready"):
+                    raise LauncherError(f"service '{name}' is {supervisor.state}: {supervisor.reason}")
+        except TimeoutError:
+            raise ReadinessTimeout(
+                name, f"was not ready within {timeout:g}s (state: {supervisor.state})", supervisor.output(20)
+            ) from None
+
+    async def _restart_followers(self, name: str) -> None:
+        followers = self.followers(name)
+        if followers and self.state is StackState.RUNNING:
+            self.sink.event(
+                "launcher", f"{name} restarted: restarting {', '.join(followers)} (restart = true)"
+            )
+            await self.restart_services(followers)
+
+    def _restarted(self, name: str) -> None:
+        """A restart by policy is done: the followers restart, in the background."""
+        if self.followers(name):
+            self._scope.spawn(self._restart_followers(name))
+
+    def _spec(self, name: str) -> ProcessSpec:
+        try:
+            return self.plan.spec(name)
+        except KeyError:
+            raise UnknownService(name, self.plan.names) from None
+
+    def _supervisor(self, name: str) -> Supervisor:
+        self._spec(name)
+        supervisor = self._supervisors.get(name)
+        if supervisor is None:
+            raise StackNotAccepting("starting: its services are not started yet")
+        return supervisor
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        self._spec(name)
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    def _refuse_unless_running(self) -> None:
+        if self.state is not StackState.RUNNING and not (
+            self.state is StackState.STARTING and self._supervisors
+        ):
+            raise StackNotAccepting(str(self.state))
+
+    async def _start_one(self, name: str) -> None:
+        supervisor = self._supervisor(name)
+        if supervisor.idle and supervisor.state in ENDED:
+            supervisor.launch([])  # otherwise it is starting, or running, already: wait for it
+        # A service without a probe is ready at once, but an exit in its first second still
+        # fails its start (DESIGN.md 10): wait until the start is decided.
+        await supervisor.start_over()
+        state = supervisor.state
+        if state not in HEALTHY and (state in ENDED or not await supervisor.reached("ready")):
+            raise StartFailed(name, f"failed to start: {supervisor.reason}", supervisor.output(20))
+
+    async def _stop_one(self, name: str) -> None:
+        supervisor = self._supervisor(name)
+        supervisor.held = True
+        await supervisor.stop()
+
+    # -- start -------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the stack; return when every service is ready or completed.
@@ -109,59 +269,56 @@ class Orchestrator:
         and the error of the first service that failed is raised.
         """
         self.claim()
-        if self.plan.mode_reason:
-            self.sink.event("launcher", self.plan.mode_reason)
-        for note in self.plan.notes:
-            self.sink.event("launcher", note)
-        specs = self.plan.specs
-        argv_fds = self._bind_ports(specs)
-        self._prober = Prober()
-        await self._prober.__aenter__()
-        if self.use_reaper:
+        for note in (self.plan.mode_reason, *self.plan.notes):
+            if note:
+                self.sink.event("launcher", note)
+        self._sockets = Listeners.bind(self.plan.specs)
+        if self._prober is None:
+            self._own_prober = self._prober = Prober()
+            await self._own_prober.__aenter__()
+        if self._use_reaper:
             self._reaper = Reaper.start(self.run_id)
-        context = Context(
+        context = self._context()
+        for spec in self.plan.specs:
+            self._supervisors[spec.name] = Supervisor(spec, self._context_of(spec, context))
+        self._write_state()
+        for supervisor in self._supervisors.values():
+            supervisor.launch(self._dependencies(supervisor.spec))
+        self._progress.begin()
+        try:
+            await asyncio.gather(*(s.start_over() for s in self._supervisors.values()))
+        finally:
+            await self._progress.end()
+        failed = [s for s in self._supervisors.values() if s.state is S.FAILED]
+        if failed and not self.keep_going:
+            first = failed[0]
+            self.sink.event("launcher", f"'{first.name}' failed to start: rolling back")
+            await self.stop()
+            raise _start_error(first)
+        self.state = StackState.RUNNING
+        self._write_state()
+        took = self.clock.now() - self._start_clock
+        self.sink.event(
+            "launcher", f"{self.snapshot().ready}/{len(self._supervisors)} services ready in {took:.2f}s"
+        )
+
+    def _context(self) -> Context:
+        assert self._prober is not None
+        return Context(
             spawner=self.spawner,
             prober=self._prober,
             wait_ready=wait_ready,
             watch_liveness=watch_liveness,
             sink=self.sink,
-            history=self.history,
+            history=self._history,
             clock=self.clock,
-            environ={**self._base_env(), "LAUNCHER_RUN": self.run_id},
+            environ={**launcher_environment(self.environ), "LAUNCHER_RUN": self.run_id},
             on_change=self._changed,
             on_spawn=self._spawned,
             on_exit=self._exited,
             on_probe=self._probed,
-        )
-        for spec in specs:
-            argv, fds = argv_fds.get(spec.name, (None, ()))
-            ctx = self._context_of(spec, context)
-            self.supervisors[spec.name] = Supervisor(spec, ctx, argv=argv, pass_fds=fds)
-        self._write_state()
-        for spec in specs:
-            dependencies = [
-                (self.supervisors[d.name], d.condition) for d in spec.depends_on if d.name in self.supervisors
-            ]
-            self.supervisors[spec.name].launch(dependencies)
-        ticker = asyncio.ensure_future(self._tick_progress())
-        try:
-            await asyncio.gather(*(s.start_over() for s in self.supervisors.values()))
-        finally:
-            ticker.cancel()
-        self._progress = False
-        self.sink.end_progress()
-        failed = [s for s in self.supervisors.values() if s.state is S.FAILED]
-        if failed and not self.keep_going:
-            first = failed[0]
-            self.sink.event("launcher", f"'{first.name}' failed to start: rolling back")
-            await self.stop()
-            raise self._start_error(first)
-        self.state = "running"
-        self._write_state()
-        ready = sum(1 for s in self.supervisors.values() if s.state in (S.READY, S.COMPLETED))
-        self.sink.event(
-            "launcher",
-            f"{ready}/{len(self.supervisors)} services ready in {self.clock.now() - self._start_clock:.2f}s",
+            inherited=lambda name: self._sockets.inherited(self.plan.spec(name)),
+            on_restarted=self._restarted,
         )
 
     def _context_of(self, spec: ProcessSpec, context: Context) -> Context:
@@ -179,93 +336,33 @@ class Orchestrator:
             )
         return context
 
-    def _start_error(self, supervisor: Supervisor) -> LauncherError:
-        errors = {"spawn": SpawnError, "timeout": ReadinessTimeout}
-        error = errors.get(supervisor.failure or "exit", StartFailed)
-        return error(supervisor.name, f"failed to start: {supervisor.reason}", supervisor.output(20))
+    def _dependencies(self, spec: ProcessSpec) -> list[tuple[Supervisor, Condition]]:
+        return [
+            (self._supervisors[d.name], d.condition) for d in spec.depends_on if d.name in self._supervisors
+        ]
 
-    def skipped_error(self, name: str) -> DependencyFailed:
-        supervisor = self.supervisors[name]
-        return DependencyFailed(name, f"was skipped: {supervisor.reason}")
-
-    def _base_env(self) -> dict[str, str]:
-        env = dict(self.environ)
-        # Commands that say `python` mean the interpreter running the launcher (as npm puts
-        # node_modules/.bin first): put its directory first on PATH.
-        bindir = str(Path(sys.executable).parent)
-        path = env.get("PATH", "")
-        if path.split(os.pathsep)[0] != bindir:
-            env["PATH"] = bindir + (os.pathsep + path if path else "")
-        return env
-
-    def _bind_ports(
-        self, specs: tuple[ProcessSpec, ...]
-    ) -> dict[str, tuple[tuple[str, ...], tuple[int, ...]]]:
-        """Bind every app's port now (passed to uvicorn as --fd) and check the others are free."""
-        rewritten: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {}
-        try:
-            for spec in specs:
-                if spec.port is None or spec.kind == "external" or spec.host is not None:
-                    continue  # a hosted app answers on the host's socket
-                if spec.kind in ("app", "host"):
-                    try:
-                        sock = bind_port(spec.port)
-                    except OSError:
-                        raise self._port_taken(spec) from None
-                    self._sockets.append(sock)
-                    rewritten[spec.name] = (_with_fd(spec.argv, sock.fileno()), (sock.fileno(),))
-                elif not port_is_free(spec.port):
-                    raise self._port_taken(spec)
-        except LauncherError:
-            self._close_sockets()
-            raise
-        return rewritten
-
-    def _port_taken(self, spec: ProcessSpec) -> PortTaken:
-        holder = port_holder(spec.port) if spec.port else None
-        who = f" by pid {holder[0]} ({holder[1]})" if holder else ""
-        return PortTaken(
-            [
-                Diagnostic(
-                    "LCH-3002",
-                    f"port {spec.port} of service '{spec.name}' is already in use{who}",
-                    None,
-                    'stop that program, or give the service another port (or port = "auto")',
-                )
-            ],
-            service=spec.name,
-        )
-
-    # -- events --------------------------------------------------------------------------
+    # -- events ------------------------------------------------------------------------------
 
     def _changed(self, change: StateChange) -> None:
-        if change.service == hosting.HOST and self._host is not None and change.new in (S.FAILED, S.STOPPED):
+        if (
+            change.service == shared_mode.HOST
+            and self._host is not None
+            and change.new in (S.FAILED, S.STOPPED)
+        ):
             self._host.host_ended()
-        if self._progress:
-            self.sink.progress(self._rows())
+        if self._progress.active:
+            self._progress.draw()
         else:
             text = f"{change.old} -> {change.new}"
             self.sink.event(change.service, f"{text}: {change.reason}" if change.reason else text)
-        for listener in self.listeners:
+        for listener in list(self._listeners):
             listener(change)
-        self._write_state_soon()
-
-    async def _tick_progress(self) -> None:
-        """Redraw the progress block while starting, so that its seconds count up between
-        state changes (real time: it is for a person watching; the clock may be a fake)."""
-        while self._progress:
-            await asyncio.sleep(PROGRESS_TICK)
-            self.sink.progress(self._rows())
-
-    def _rows(self) -> list[ProgressRow]:
-        return [
-            ProgressRow(s.name, str(s.state), _elapsed(s, time.time()), s.reason)
-            for s in self.supervisors.values()
-        ]
+        if self.run_state is not None and self.state is not StackState.STOPPED:
+            self.run_state.write_soon(self.snapshot)
 
     def _probed(self, service: str, use: ProbeUse, result: ProbeResult) -> None:
-        for listener in self.probe_listeners:
-            listener(service, use, result)
+        for observer in list(self._probe_observers):
+            observer(service, use, result)
 
     def _spawned(self, name: str, handle: Handle) -> None:
         if self._reaper is not None:
@@ -275,47 +372,56 @@ class Orchestrator:
         if self._reaper is not None:
             self._reaper.remove(handle)
 
-    # -- stop ----------------------------------------------------------------------------
+    # -- stop --------------------------------------------------------------------------------
 
     async def stop(self) -> None:
         """Stop every service: each after everything that depends on it, in parallel otherwise."""
-        self.state = "stopping"
-        self._progress = False
-        for supervisor in self.supervisors.values():
+        self.state = StackState.STOPPING
+        await self._scope.aclose()  # no follower restarts while the stack stops
+        await self._progress.end()
+        for supervisor in self._supervisors.values():
             supervisor.prepare_stop()  # restart policies are off while stopping
-        self._write_state_soon()
-        dependents: dict[str, list[str]] = {name: [] for name in self.supervisors}
-        for supervisor in self.supervisors.values():
+        if self.run_state is not None:
+            self.run_state.write_soon(self.snapshot)
+        dependents: dict[str, list[str]] = {name: [] for name in self._supervisors}
+        for supervisor in self._supervisors.values():
             for dep in supervisor.spec.depends_on:
                 if dep.name in dependents:
                     dependents[dep.name].append(supervisor.name)
-        stopping: dict[str, asyncio.Task[None]] = {}
+        stopped = {name: asyncio.Event() for name in self._supervisors}
 
         async def stop_one(name: str) -> None:
-            await asyncio.gather(*(stopping[d] for d in dependents[name]))
-            await self.supervisors[name].stop(sweep=False)
+            for dependent in dependents[name]:
+                await stopped[dependent].wait()
+            try:
+                await self._supervisors[name].stop(sweep=False)
+            except Exception as exc:  # a bug of ours: say it, and stop the others all the same
+                self.sink.event(name, f"internal error of the launcher while stopping: {exc!r}")
+            finally:
+                stopped[name].set()
 
-        for name in reversed(list(self.supervisors)):
-            stopping[name] = asyncio.ensure_future(stop_one(name))
         try:
-            await asyncio.gather(*stopping.values())
+            async with asyncio.TaskGroup() as group:
+                for name in reversed(list(self._supervisors)):
+                    group.create_task(stop_one(name))
         finally:
             await self._release()
 
     def kill(self) -> None:
         """SIGKILL every service's process group at once (the second Ctrl-C)."""
-        for supervisor in self.supervisors.values():
+        for supervisor in self._supervisors.values():
             supervisor.kill()
 
     async def _release(self) -> None:
-        self.state = "stopped"
-        self._cancel_state_write()
-        self._close_sockets()
+        self.state = StackState.STOPPED
+        for supervisor in self._supervisors.values():
+            await supervisor.aclose()
+        self._sockets.close()
         if self._host is not None:
             await self._host.aclose()
-        if self._prober is not None:
-            await self._prober.__aexit__(None, None, None)
-            self._prober = None
+        if self._own_prober is not None:
+            await self._own_prober.__aexit__(None, None, None)
+            self._own_prober = self._prober = None
         # Daemons that left their groups (setsid, double fork) still carry the run's marker.
         note = await leftovers.end_escaped(self.run_id)
         if note:
@@ -323,123 +429,46 @@ class Orchestrator:
         if self._reaper is not None:
             await self._reaper.aclose()
             self._reaper = None
-        if self.use_state_file:
-            statefile.remove(self.plan.root)
-        if self._lock is not None:
-            os.close(self._lock)  # last: the next launcher may start once the state is gone
-            self._lock = None
+        if self.run_state is not None:
+            self.run_state.release()
 
-    def _close_sockets(self) -> None:
-        for sock in self._sockets:
-            sock.close()
-        self._sockets.clear()
-
-    # -- state file ----------------------------------------------------------------------
+    # -- run state ---------------------------------------------------------------------------
 
     def claim(self) -> None:
         """Refuse to run twice; reap what a crashed launcher of this project left behind.
         start() does it first; the CLI does it earlier, before it opens the control API."""
-        if not self.use_state_file or self._lock is not None:
-            return
-        self._lock = statefile.lock(self.plan.root)
-        previous = statefile.read(self.plan.root)
-        if self._lock is None:
-            raise StackAlreadyRunning(
-                statefile.state_dir(self.plan.root) / statefile.STATE_FILE, previous.pid if previous else None
-            )
-        if previous is not None:
-            self.sink.event("launcher", leftovers.reap_dead_stack(self.plan.root, previous))
-
-    def record(self) -> statefile.StackRecord:
-        services = []
-        for s in self.supervisors.values():
-            handle = s.handle
-            alive = handle is not None and handle.returncode is None
-            services.append(
-                statefile.ServiceRecord(
-                    name=s.name,
-                    state=str(s.state),
-                    pid=handle.pid if alive and handle else None,
-                    pgid=handle.pgid if alive and handle else None,
-                    create_time=handle.create_time if alive and handle else None,
-                    port=s.spec.port,
-                    url=s.spec.url,
-                    restarts=s.restarts,
-                    exit_code=s.exit_code,
-                    started_at=s.started_at,
-                    ready_at=s.ready_at,
-                )
-            )
-        return statefile.StackRecord(
-            stack=self.plan.stack,
-            state=self.state,
-            pid=os.getpid(),
-            create_time=self._me.create_time(),
-            run_id=self.run_id,
-            profile=self.plan.profile,
-            mode=self.plan.mode,
-            started_at=self.started_at,
-            api=self.api,
-            services=services,
-        )
+        if self.run_state is not None:
+            self.run_state.claim()
 
     def _write_state(self) -> None:
-        """Write the state file now (and drop a pending delayed write: this one covers it)."""
-        self._cancel_state_write()
-        if self.use_state_file and self.state != "stopped":
-            try:
-                statefile.write(self.plan.root, self.record())
-            except OSError as exc:
-                # The stack runs on; but `status` and the next run's clean-up after a crash
-                # need this file, so say once that it is missing.
-                if not self._state_unwritable:
-                    self._state_unwritable = True
-                    self.sink.event(
-                        "launcher",
-                        f"cannot write {statefile.state_dir(self.plan.root) / statefile.STATE_FILE}: "
-                        f"{exc.strerror or exc}; `launcher status` will not find this stack",
-                    )
-            else:
-                self._state_unwritable = False
-
-    def _write_state_soon(self) -> None:
-        """Write the state file within STATE_WRITE_DELAY, once for every change until then."""
-        if self._state_write is None and self.use_state_file and self.state != "stopped":
-            loop = asyncio.get_running_loop()
-            self._state_write = loop.call_later(STATE_WRITE_DELAY, self._write_state)
-
-    def _cancel_state_write(self) -> None:
-        if self._state_write is not None:
-            self._state_write.cancel()
-            self._state_write = None
+        if self.run_state is not None:
+            self.run_state.write(self.snapshot())
 
 
-def _elapsed(supervisor: Supervisor, now: float) -> float:
-    """Seconds shown beside a service while the stack starts: counting up while it starts,
-    then frozen at the time it took to become ready (as docker compose shows them)."""
-    started, ready = supervisor.started_at, supervisor.ready_at
-    if started is None:
-        return 0.0
-    if supervisor.state is S.READY and ready is not None and ready >= started:
-        return ready - started
-    return now - started if supervisor.state.running else 0.0
+def _start_error(supervisor: Supervisor) -> LauncherError:
+    errors = {"spawn": SpawnError, "timeout": ReadinessTimeout}
+    error = errors.get(supervisor.failure or "exit", StartFailed)
+    return error(supervisor.name, f"failed to start: {supervisor.reason}", supervisor.output(20))
+
+
+def _pending(spec: ProcessSpec) -> ServiceStatus:
+    return ServiceStatus(
+        name=spec.name,
+        state=S.PENDING,
+        pid=None,
+        port=spec.port,
+        url=spec.url,
+        restarts=0,
+        exit_code=None,
+        started_at=None,
+        ready_at=None,
+    )
 
 
 def _ignore(name: str, handle: Handle) -> None:
     pass
 
 
-def _with_fd(argv: tuple[str, ...], fd: int) -> tuple[str, ...]:
-    """uvicorn argv with `--host H --port P` replaced by `--fd N` (the socket we bound)."""
-    out: list[str] = []
-    skip = 0
-    for word in argv:
-        if skip:
-            skip -= 1
-            continue
-        if word in ("--host", "--port"):
-            skip = 1
-            continue
-        out.append(word)
-    module_at = out.index("uvicorn") + 1 if "uvicorn" in out else len(out)
-    return (*out[:module_at], "--fd", str(fd), *out[module_at:])
+def _discard(items: list[T], item: T) -> None:
+    if item in items:
+        items.remove(item)

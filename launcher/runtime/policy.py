@@ -1,4 +1,5 @@
-"""Restart decisions: pure functions over the policy, the exit and the recent restarts."""
+"""Restart decisions: pure functions over the policy, the exit and the recent restarts, and the
+backoff between attempts (tenacity's exponential wait, for start retries and restarts alike)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
-from launcher.plan.spec import ProcessSpec
+from tenacity import AsyncRetrying, RetryCallState
+from tenacity.wait import wait_exponential
+
+from launcher.plan.spec import BackoffSpec, ProcessSpec
 
 Decision = Literal["restart", "stop", "fail"]
 
@@ -47,5 +51,16 @@ class RestartBudget:
         self._forget(now)
         return len(self.times)
 
-    def reset(self) -> None:
-        self.times.clear()
+
+def backoff_wait(backoff: BackoffSpec) -> wait_exponential:
+    """The waits between start attempts and between restarts: one tenacity strategy for both.
+    Attempt 1 (the first retry, or the first restart in the window) waits `initial`, each next
+    one `multiplier` times longer, never more than `max`."""
+    return wait_exponential(multiplier=backoff.initial, exp_base=backoff.multiplier, max=backoff.max)
+
+
+def restart_delay(backoff: BackoffSpec, restarts: int) -> float:
+    """The wait before the restart that is number `restarts` within the restart window."""
+    state = RetryCallState(AsyncRetrying(), None, (), {})
+    state.attempt_number = max(1, restarts)
+    return float(backoff_wait(backoff)(state))

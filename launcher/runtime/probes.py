@@ -1,4 +1,5 @@
-"""Readiness and liveness checks: one small async function per kind, in a registry.
+"""Readiness and liveness checks: one small async function per kind of probe (the kinds are
+the table of launcher/core/probekinds.py), in a registry keyed by kind.
 
 Every check is one attempt bounded by the probe's timeout and answers a ProbeResult. Plain HTTP
 to an address is one GET on the loop's own socket calls; HTTPS and host names go through the
@@ -25,7 +26,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
+from launcher.core.probekinds import ProbeKind
 from launcher.plan.spec import ProbeSpec
+from launcher.runtime import http1
 
 HTTP_HEAD_LIMIT = 65536  # bytes of an answer's head, at most
 HTTP_BODY_LIMIT = 1 << 20  # bytes of a body read to its end; the rest is not waited for
@@ -171,7 +174,8 @@ async def _plain_get(url: SplitResult) -> int:
                 )
             answer += chunk
         head, _, body = bytes(answer).partition(b"\r\n\r\n")
-        status, length, chunked = _http_head(head)
+        status, fields = http1.parse_head(head)
+        length, chunked = http1.framing(status, fields)
         # Read the body as the head says it ends: its length, the last chunk, or the close.
         while (
             (length is None or len(body) < length)
@@ -185,23 +189,6 @@ async def _plain_get(url: SplitResult) -> int:
         return status
     finally:
         sock.close()
-
-
-def _http_head(head: bytes) -> tuple[int, int | None, bool]:
-    """The status, the Content-Length (None: not given) and whether the body is chunked."""
-    lines = head.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/") or not code.isdigit():
-        raise ValueError(f"not an HTTP answer: {lines[0][:60]!r}")
-    fields = {
-        name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])
-    }
-    length = fields.get("content-length", "")
-    chunked = "chunked" in fields.get("transfer-encoding", "").lower()
-    if int(code) in (204, 304) or 100 <= int(code) < 200:
-        return int(code), 0, False
-    return int(code), int(length) if length.isdigit() and not chunked else None, chunked
 
 
 def _host_port(target: str, default_port: int) -> tuple[str, int]:
@@ -310,7 +297,7 @@ async def _postgres(prober: Prober, probe: ProbeSpec, log: LogWatch | None) -> t
     return True, f"accepting connections ({fields.get(b'M', 'error')})"
 
 
-PROBES: dict[str, Check] = {
+PROBES: dict[ProbeKind, Check] = {
     "http": _http,
     "tcp": _tcp,
     "cmd": _cmd,

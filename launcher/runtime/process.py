@@ -17,7 +17,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -77,6 +77,20 @@ class Handle(Protocol):
     def kill(self) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+class Spawner(Protocol):
+    """Starts a process (`spawn` below; the shared host's link; a fake in unit tests)."""
+
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        on_output: OnOutput,
+        pass_fds: Sequence[int] = (),
+    ) -> Awaitable[Handle]: ...
 
 
 class ProcessHandle:

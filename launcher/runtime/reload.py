@@ -18,7 +18,7 @@ from pathlib import Path
 
 from launcher.runtime import watchrules
 from launcher.runtime.orchestrator import Orchestrator
-from launcher.runtime.policy import RestartBudget
+from launcher.runtime.tasks import TaskScope
 from launcher.runtime.watching import Kind, ObserverFactory, Watcher, roots
 
 
@@ -32,7 +32,7 @@ class Reloader:
         self.clock = orchestrator.clock
         self.debouncer = watchrules.Debouncer()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._scope = TaskScope()  # the reload loop
         self._watcher: Watcher | None = None
 
     async def start(self, *, observer: ObserverFactory | None = None) -> Reloader:
@@ -49,18 +49,14 @@ class Reloader:
             sink.event("launcher", note)
         names = ", ".join(s.name for s in specs) or "no service (none has watch paths)"
         sink.event("launcher", f"watching for changes: {names}")
-        self._task = asyncio.ensure_future(self._run())
+        self._scope.spawn(self._run())
         return self
 
     async def aclose(self) -> None:
         if self._watcher is not None:
             await self._watcher.aclose()
             self._watcher = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._scope.aclose()
 
     # -- events (on the loop) ------------------------------------------------------------
 
@@ -105,29 +101,11 @@ class Reloader:
         names = watchrules.restart_order(self.specs, watchrules.owners(self.specs, burst.files, root))
         if not names:
             return
-        supervisors = [self.orchestrator.supervisors[n] for n in names]
-        for supervisor in supervisors:
-            # Held: `run` ends once no service is left running, and for a moment none may be.
-            supervisor.held = True
-        for supervisor in reversed(supervisors):  # followers first, as the stack stops
-            await supervisor.stop()
-        for supervisor in supervisors:
-            # A change is a new start: a crash loop that the change may fix starts afresh.
-            spec = supervisor.spec
-            supervisor.budget = RestartBudget(spec.max_restarts, spec.restart_window)
-            if not supervisor.idle:  # the control API started it meanwhile
-                supervisor.held = False
-                continue
-            dependencies = [
-                (self.orchestrator.supervisors[d.name], d.condition)
-                for d in spec.depends_on
-                if d.name in self.orchestrator.supervisors
-            ]
-            supervisor.launch(dependencies)
-        ready = await asyncio.gather(*(s.reached("ready") for s in supervisors))
+        ready = await self.orchestrator.restart_services(names)
         took = self.clock.now() - burst.first
         files = watchrules.short_list(burst.files, root)
-        failed = [s for s, ok in zip(supervisors, ready, strict=True) if not ok]
+        snapshot = self.orchestrator.snapshot()
+        failed = [snapshot.service(name) for name, ok in ready.items() if not ok]
         outcome = (
             f"ready again in {took:.2f}s"
             if not failed

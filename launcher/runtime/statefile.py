@@ -14,8 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATE_DIR = ".launcher"
-STATE_FILE = "state.json"
+# Where the file is, and reading its JSON: statejson.py, which the client commands use alone.
+from launcher.runtime.statejson import STATE_DIR as STATE_DIR
+from launcher.runtime.statejson import STATE_FILE as STATE_FILE
+from launcher.runtime.statejson import read_json
+
 LOCK_FILE = "launcher.lock"
 
 
@@ -51,10 +54,9 @@ class StackRecord:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
 
     @classmethod
-    def from_json(cls, text: str) -> StackRecord:
-        data: dict[str, Any] = json.loads(text)
-        services = [ServiceRecord(**s) for s in data.pop("services", [])]
-        return cls(**data, services=services)
+    def from_dict(cls, data: dict[str, Any]) -> StackRecord:
+        services = [ServiceRecord(**s) for s in data.get("services", [])]
+        return cls(**{k: v for k, v in data.items() if k != "services"}, services=services)
 
 
 def state_dir(root: Path) -> Path:
@@ -63,9 +65,10 @@ def state_dir(root: Path) -> Path:
 
 def read(root: Path) -> StackRecord | None:
     """The recorded stack of the project at `root`, or None (absent or unreadable)."""
+    data = read_json(root)
     try:
-        return StackRecord.from_json((state_dir(root) / STATE_FILE).read_text())
-    except (OSError, ValueError, TypeError):
+        return None if data is None else StackRecord.from_dict(data)
+    except TypeError:  # written by another version of launcher, or not by launcher
         return None
 
 

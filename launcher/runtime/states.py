@@ -1,13 +1,18 @@
-"""Service states and the only transitions allowed between them.
+"""Service states, the sets of them that mean something, and the only transitions allowed.
 
 Every legal transition becomes a `StateChange` event that the output, the status API and the
-metrics see; an illegal one raises, because it means the runtime has a bug.
+metrics see; an illegal one raises, because it means the runtime has a bug. "Which states count
+as running / healthy / ended / settled" is asked all over the runtime and its interfaces: the
+sets below are the one answer. (`launcher status` keeps two as strings, since importing this
+module would cost it 10 ms; tests/unit/test_vocabulary.py keeps them equal.)
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from launcher.core.vocabulary import Condition
 
 
 class ServiceState(enum.StrEnum):
@@ -25,17 +30,33 @@ class ServiceState(enum.StrEnum):
 
     @property
     def running(self) -> bool:
-        return self in _RUNNING
+        return self in RUNNING
 
     @property
     def settled(self) -> bool:
         """Done with starting: ready, completed, or nothing more will happen on its own."""
-        return self in _SETTLED
+        return self in SETTLED
 
 
 S = ServiceState
-_RUNNING = frozenset({S.STARTING, S.READY, S.UNHEALTHY, S.STOPPING})
-_SETTLED = frozenset({S.READY, S.COMPLETED, S.FAILED, S.SKIPPED, S.STOPPED})
+# It has a process (whose age is its uptime).
+RUNNING = frozenset({S.STARTING, S.READY, S.UNHEALTHY, S.STOPPING})
+# Doing its job: ready, or a oneshot that completed (what /healthz and `up --wait` wait for).
+HEALTHY = frozenset({S.READY, S.COMPLETED})
+# Not running, and nothing more will happen on its own: what a start of the service starts again.
+ENDED = frozenset({S.STOPPED, S.FAILED, S.COMPLETED, S.SKIPPED})
+# Ended without doing its job: it will not become healthy on its own.
+GAVE_UP = ENDED - HEALTHY
+# Done with starting: healthy, or ended.
+SETTLED = HEALTHY | ENDED
+# Ended after its process exited, so that its exit code says why (a skipped one never ran).
+EXITED = ENDED - {S.SKIPPED}
+# Each condition a dependency can wait for, and the states that meet it.
+MEETS: dict[Condition, frozenset[ServiceState]] = {
+    "started": frozenset({S.STARTING, S.READY, S.UNHEALTHY, S.COMPLETED}),
+    "ready": HEALTHY,
+    "completed": frozenset({S.COMPLETED}),
+}
 
 TRANSITIONS: dict[ServiceState, frozenset[ServiceState]] = {
     # PENDING -> WAITING when it has dependencies, -> STARTING when it has none.

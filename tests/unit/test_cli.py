@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from launcher.cli.main import COMMANDS, build_parser, command_parser, main, parse
+from launcher.cli.main import COMMANDS, build_parser, command_module, command_parser, main, parse
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,13 @@ def test_each_command_has_its_own_help_with_the_global_options(
     assert out.startswith(f"usage: launcher {name} ")
     assert "--file" in out
     assert "--log-format" in out
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_command_module_declares_its_options_and_runs_the_command(name: str) -> None:
+    module = command_module(name)
+    assert callable(module.add_arguments)
+    assert callable(module.main)
 
 
 def test_unknown_command_and_unknown_option_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

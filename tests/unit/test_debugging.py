@@ -75,13 +75,17 @@ def test_an_app_runs_uvicorn_under_debugpy(project: ProjectFactory) -> None:
     assert after[5:7] == ("-m", "uvicorn")
 
 
-def test_the_fd_rewrite_still_finds_uvicorn(project: ProjectFactory) -> None:
-    from launcher.runtime.orchestrator import _with_fd
-
-    rewritten = _with_fd(argv(plan(project), Debug("api")), 9)
-    assert rewritten[:9] == (PY, *LISTEN, "127.0.0.1:5678", "-m", "uvicorn", "--fd", "9")
-    assert "--port" not in rewritten
-    assert "--host" not in rewritten
+def test_a_debugged_app_still_inherits_its_socket(project: ProjectFactory) -> None:
+    # The launcher binds an app's port and uvicorn inherits it (UVICORN_FD), debugged or not:
+    # its argv is final, never rewritten at run time.
+    plain = plan(project).spec("api")
+    debugged = debug_plan(plan(project), Debug("api"), python=PY).spec("api")
+    assert debugged.listen == plain.listen
+    assert [(s.host, s.port, s.fd_variable) for s in debugged.listen] == [
+        ("127.0.0.1", plain.port, "UVICORN_FD")
+    ]
+    words = " ".join(debugged.argv)
+    assert "-m uvicorn --app-dir . --host 127.0.0.1 --port 8123 " in words  # runs as it is without us
 
 
 def test_a_task_runs_the_runner_under_debugpy(project: ProjectFactory) -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from launcher.exports import compose as compose_export
-from launcher.exports import kubernetes
+from launcher.exports import containers, kubernetes
 from launcher.exports.deployment import Unit
 from launcher.plan.spec import DependencySpec, ProbeSpec, ProcessSpec
 
@@ -49,7 +49,7 @@ def test_compose_project_name_is_lowercase() -> None:
 
 
 def test_strings_yaml_would_misread_stay_strings() -> None:
-    text = compose_export.dump_yaml(
+    text = containers.dump_yaml(
         {"restart": "no", "env": {"A": "1", "B": "yes", "C": "on"}, "ports": ["80:80"]}
     )
     assert "restart: 'no'" in text
@@ -62,7 +62,7 @@ def test_strings_yaml_would_misread_stay_strings() -> None:
 
 def test_a_shared_dict_is_written_twice_not_aliased() -> None:
     labels = {"a": "b"}
-    assert "&" not in compose_export.dump_yaml({"one": labels, "two": labels})
+    assert "&" not in containers.dump_yaml({"one": labels, "two": labels})
 
 
 def test_restart_policies() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import shlex
 from pathlib import Path
@@ -10,8 +11,8 @@ import pytest
 from helpers import ProjectFactory
 
 from launcher.config.loader import load
-from launcher.exports import Format, render
-from launcher.exports.deployment import Deployment, Target, deployment
+from launcher.exports import Format
+from launcher.exports.deployment import Deployment, ExportFile, Target, deployment
 from launcher.exports.supervisord import _environment, _ini_safe
 from launcher.exports.systemd import environment_line, exec_line
 from launcher.plan.compiler import build_plan
@@ -68,6 +69,12 @@ def view(project: ProjectFactory, fmt: Format, text: str = STACK, user: str | No
     root: Path = project(text, name=f"stack-{next(_count)}")
     plan = build_plan(load(root / "launcher.toml", environ={}), environ={}, python=PY, mode="multi")
     return deployment(plan, fmt, version="9.9", target=Target(root="/srv/shop", python=PY, user=user))
+
+
+def render(stack: Deployment) -> list[ExportFile]:
+    """The engine's module renders it, looked up by name as `launcher export` does."""
+    rendered: list[ExportFile] = importlib.import_module(f"launcher.exports.{stack.format}").render(stack)
+    return rendered
 
 
 def files(project: ProjectFactory, fmt: Format, **kwargs: str) -> dict[str, str]:

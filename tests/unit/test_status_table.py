@@ -4,7 +4,6 @@ client's HTTP reading and project discovery (no processes, no sockets)."""
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from launcher.cli import logs, service, status
 from launcher.control import client
 from launcher.core.errors import ConfigError
-from launcher.runtime import statefile
+from launcher.runtime import statefile, statejson
 from launcher.runtime.output import COLOURS
 
 NOW = 1_764_700_100.0
@@ -141,9 +140,32 @@ def test_every_service_line_gets_its_padded_name_coloured_as_run_colours_it() ->
     assert text.endswith("| \x1b[0mhi")
 
 
-def test_the_client_reads_the_state_file_where_statefile_writes_it() -> None:
-    written = os.path.join(statefile.STATE_DIR, statefile.STATE_FILE)
-    assert written == client.STATE_PATH
+def test_the_state_file_statefile_writes_is_what_the_client_reads(tmp_path: Path) -> None:
+    record = statefile.StackRecord(
+        "shop",
+        "running",
+        4242,
+        1.5,
+        "run-1",
+        api="/tmp/api.sock",
+        services=[statefile.ServiceRecord("web", "ready")],
+    )
+    statefile.write(tmp_path, record)
+    state = statejson.read_json(str(tmp_path))
+    assert state is not None
+    assert (state["api"], state["pid"], state["services"][0]["name"]) == ("/tmp/api.sock", 4242, "web")
+    assert statefile.read(tmp_path) == record
+    (tmp_path / "launcher.toml").write_text("")
+    assert client.connect(str(tmp_path / "launcher.toml")).state == state
+
+
+def test_a_state_file_launcher_did_not_write_is_none(tmp_path: Path) -> None:
+    state = Path(statejson.state_path(tmp_path))
+    state.parent.mkdir()
+    for text in ("", "[1, 2]", '{"stack": "x"}', '{"services": [1]}'):
+        state.write_text(text)
+        assert statefile.read(tmp_path) is None
+    assert statejson.read_json(tmp_path) == {"services": [1]}
 
 
 def test_a_failed_start_keeps_the_reason_without_what_service_error_puts_back() -> None:
@@ -165,7 +187,7 @@ def test_an_answer_by_content_length() -> None:
     )
     status_code, headers = client._head(answer)
     assert (status_code, headers["content-type"]) == (404, "application/json")
-    assert b"".join(client._body(answer, headers)) == b"{}"
+    assert b"".join(client._body(answer, status_code, headers)) == b"{}"
 
 
 def test_a_chunked_answer_comes_chunk_by_chunk_and_splits_into_lines() -> None:
@@ -173,20 +195,20 @@ def test_a_chunked_answer_comes_chunk_by_chunk_and_splits_into_lines() -> None:
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b'7\r\n{"a":1}\r\n9;ext=1\r\n\n{"b":2}\n\r\n3\r\n{"c\r\n4\r\n":3}\r\n0\r\n\r\n'
     )
-    _, headers = client._head(answer)
-    chunks = list(client._body(answer, headers))
+    status_code, headers = client._head(answer)
+    chunks = list(client._body(answer, status_code, headers))
     assert chunks == [b'{"a":1}', b'\n{"b":2}\n', b'{"c', b'":3}']
     assert list(client._lines(iter(chunks))) == [b'{"a":1}', b'{"b":2}', b'{"c":3}']
 
 
 def test_an_answer_to_the_end_and_one_cut_short() -> None:
     answer = reader(b"HTTP/1.0 200 OK\r\n\r\nall of it")
-    _, headers = client._head(answer)
-    assert b"".join(client._body(answer, headers)) == b"all of it"
+    status_code, headers = client._head(answer)
+    assert b"".join(client._body(answer, status_code, headers)) == b"all of it"
     short = reader(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-    _, headers = client._head(short)
+    status_code, headers = client._head(short)
     with pytest.raises(ConnectionError, match="7 bytes early"):
-        b"".join(client._body(short, headers))
+        b"".join(client._body(short, status_code, headers))
     with pytest.raises(ConnectionError, match="not an HTTP answer"):
         client._head(reader(b"SSH-2.0-OpenSSH\r\n"))
 

@@ -1,0 +1,35 @@
+"""A child's environment, built here and nowhere else.
+
+    base = launcher_environment(os.environ)             # once per stack
+    env = child_environment(base, spec.env, inherited)  # per spawn
+
+Later wins: the launcher's environment (its interpreter's bin directory first on PATH), then
+what the plan declared for the process (its spec's env, final), then the variables that only
+the spawn knows: the descriptors the child inherits (its listening sockets, a task's ready
+pipe, the shared host's control socket).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def launcher_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The base of every child's environment, and of `run -- CMD`'s."""
+    env = dict(environ)
+    # Commands that say `python` mean the interpreter running the launcher (as npm puts
+    # node_modules/.bin first): put its directory first on PATH.
+    bindir = str(Path(sys.executable).parent)
+    path = env.get("PATH", "")
+    if path.split(os.pathsep)[0] != bindir:
+        env["PATH"] = bindir + (os.pathsep + path if path else "")
+    return env
+
+
+def child_environment(
+    base: Mapping[str, str], declared: Mapping[str, str], inherited: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    return {**base, **declared, **(inherited or {})}

@@ -1,0 +1,35 @@
+"""Where a project's state file is, `.launcher/state.json`, and its JSON as it is: the one
+reader of the file.
+
+launcher/runtime/statefile.py makes its records of it (and writes it); the client commands use
+it as it is. They must answer within 40 ms of a bare interpreter, which statefile's imports
+(dataclasses, tempfile, pathlib: ~18 ms) do not fit, so this module imports json and os only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+TYPE_CHECKING = False  # not typing's: importing typing costs ~6 ms (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
+
+STATE_DIR = ".launcher"
+STATE_FILE = "state.json"
+
+
+def state_path(root: str | os.PathLike[str]) -> str:
+    """The state file of the project at `root`."""
+    return os.path.join(root, STATE_DIR, STATE_FILE)
+
+
+def read_json(root: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The state file of the project at `root` as JSON, or None (absent, unreadable, or not
+    an object)."""
+    try:
+        with open(state_path(root), "rb") as file:
+            state = json.load(file)
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
