@@ -38,7 +38,7 @@ from launcher.child import tagged_output as hostio
 from launcher.child import task_ready as taskready
 from launcher.child import task_runner as runner
 from launcher.child.router import Lifespan, LifespanFailed, Mount, Router
-from launcher.child.units import LISTEN_FD, REQUEST_GRACE, Unit, decode_units
+from launcher.child.units import LISTEN_FD, REQUEST_GRACE, HostedUnit, decode_units
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -46,7 +46,7 @@ Report = Callable[[dict[str, Any]], None]
 class Hosted:
     """One hosted service: its loading, start and stop inside the host."""
 
-    def __init__(self, unit: Unit, router: Router, report: Report) -> None:
+    def __init__(self, unit: HostedUnit, router: Router, report: Report) -> None:
         self.unit = unit
         self.router = router
         self.report = report
@@ -233,7 +233,9 @@ class _Server:
 
 
 class Host:
-    def __init__(self, units: list[Unit], fd: int | None, port: int | None, control: socket.socket) -> None:
+    def __init__(
+        self, units: list[HostedUnit], fd: int | None, port: int | None, control: socket.socket
+    ) -> None:
         self.router = Router()
         self.fd, self.port = fd, port
         self.control = control

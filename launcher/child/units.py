@@ -20,7 +20,7 @@ LISTEN_FD = "LAUNCHER_LISTEN_FD"
 
 
 @dataclass(frozen=True)
-class Unit:
+class HostedUnit:
     """What the host needs to know of one hosted service."""
 
     name: str
@@ -31,9 +31,9 @@ class Unit:
     stop_timeout: float
 
 
-def encode_units(units: Sequence[Unit]) -> str:
+def encode_units(units: Sequence[HostedUnit]) -> str:
     return json.dumps([asdict(u) for u in units], separators=(",", ":"))
 
 
-def decode_units(text: str) -> list[Unit]:
-    return [Unit(**item) for item in json.loads(text)]
+def decode_units(text: str) -> list[HostedUnit]:
+    return [HostedUnit(**item) for item in json.loads(text)]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from launcher.cli.options import add_profile
-from launcher.config import checkcache, discovery
+
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from launcher.config import checkcache
+
     config = _config_path(args)
     key = [str(config), args.profile or "", str(args.all_profiles), args.log_format or ""]
     if config is not None:
@@ -32,6 +36,10 @@ def main(args: argparse.Namespace) -> int:
 
 def _config_path(args: argparse.Namespace) -> Path | None:
     """The file `load` would read, found without importing the loader (None: let it report)."""
+    from pathlib import Path
+
+    from launcher.config import discovery
+
     if args.file:
         return Path(args.file).resolve()
     found = discovery.find_config(os.getcwd())
@@ -40,6 +48,7 @@ def _config_path(args: argparse.Namespace) -> Path | None:
 
 def _check(args: argparse.Namespace, key: list[str]) -> int:
     from launcher.cli.project import plan_args
+    from launcher.config import checkcache
 
     loaded, plan = plan_args(args, args.profile)
     lines = [

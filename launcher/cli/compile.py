@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from launcher.cli.options import add_profile
-from launcher.cli.project import load_args
-from launcher.plan.compiler import build_plan
-from launcher.plan.procfile import render_procfile
-from launcher.version import __version__
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +14,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from launcher.cli.project import load_args
+    from launcher.plan.compiler import build_plan
+    from launcher.plan.procfile import render_procfile
+    from launcher.version import __version__
+
     loaded = load_args(args, args.profile)
     # "python", not this interpreter's path, and no machine environment: the output must be
     # the same on every machine, since the repository keeps it.

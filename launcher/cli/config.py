@@ -6,14 +6,13 @@ Values of secret-looking keys and passwords inside URLs are masked.
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
-
-import tomli_w
 
 from launcher.cli.options import add_profile
-from launcher.cli.project import load_args
 from launcher.core.masking import MASK, is_secret_key, mask_text
+
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import json
+
+    import tomli_w
+
+    from launcher.cli.project import load_args
+
     loaded = load_args(args, args.profile)
     data = _masked(loaded.config.model_dump(mode="json", exclude_unset=True, exclude={"profiles"}))
     if args.json:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from launcher.control import client
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from launcher.control import client
 
 POLL = 0.05  # seconds between looks at the launcher process: a stop takes 100 ms or more
 
@@ -23,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from launcher.control import client
+
     stack = client.connect(args.file)
     stack.post("/v1/stop", timeout=client.TIMEOUT)
     wait_gone(stack, args.timeout)
@@ -30,7 +34,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def wait_gone(stack: client.Stack, timeout: float) -> None:
+def wait_gone(stack: client.StackClient, timeout: float) -> None:
     """Return once the stack's launcher has exited; LauncherError after `timeout` seconds."""
     # psutil (through leftovers) only here: importing it takes 16 ms or more.
     from launcher.runtime.leftovers import alive

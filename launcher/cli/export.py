@@ -6,16 +6,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-from pathlib import Path
 
 from launcher.cli.options import add_profile
-from launcher.cli.project import load_args
-from launcher.core.errors import ConfigError
 from launcher.exports import CONTAINERS, FORMATS
-from launcher.exports.deployment import CONTAINER_ROOT, ExportFile, Target, deployment, image_problems
-from launcher.plan import shared_mode as hosting
-from launcher.plan.compiler import build_plan
-from launcher.version import __version__
+
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from launcher.exports.deployment import ExportFile
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,11 +34,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from launcher.cli.project import load_args
+    from launcher.core.errors import ConfigError
+    from launcher.exports.deployment import CONTAINER_BIND, CONTAINER_ROOT, Target, deployment, image_problems
+    from launcher.plan import shared_mode as hosting
+    from launcher.plan.compiler import LOCALHOST, build_plan
+    from launcher.version import __version__
+
     loaded = load_args(args, args.profile)
+    container = args.format in CONTAINERS
     # As `compile`: no machine environment, so that the output is the same on every machine.
     # Always the multi-process plan: an engine runs processes, not launcher's shared host.
-    plan = build_plan(loaded, environ={}, python=args.python, mode="multi")
-    container = args.format in CONTAINERS
+    # In a container, apps listen on every interface, for the other containers to reach them.
+    bind = CONTAINER_BIND if container else LOCALHOST
+    plan = build_plan(loaded, environ={}, python=args.python, mode="multi", bind=bind)
     if container:
         problems = image_problems(plan, loaded.layered.origin)
         if problems:

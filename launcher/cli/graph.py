@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from launcher.cli.options import add_profile
-from launcher.cli.project import plan_args
-from launcher.plan.diagram import RENDERERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from launcher.cli.project import plan_args
+    from launcher.plan.diagram import RENDERERS
+
     _, plan = plan_args(args, args.profile)
     print(RENDERERS[args.format](plan), end="")
     return 0

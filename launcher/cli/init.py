@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from launcher.config.loader import load
-from launcher.config.procfile import procfile_document
-from launcher.config.scaffold import from_procfile, scaffold, target
-from launcher.core.codes import Code
-from launcher.core.diagnostics import Diagnostic, Origin
-from launcher.core.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +11,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from launcher.config.loader import load
+    from launcher.config.procfile import procfile_document
+    from launcher.config.scaffold import from_procfile, scaffold, target
+    from launcher.core.codes import Code
+    from launcher.core.diagnostics import Diagnostic, Origin
+    from launcher.core.errors import ConfigError
+
     here = Path.cwd()
     path = target(here)
     if path.exists() and not args.force:

@@ -10,12 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from urllib.parse import quote
-
-from colorama import Style
-
-from launcher.control import client
-from launcher.runtime.output import COLOURS, use_colour
 
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
@@ -34,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
+    from launcher.control import client
+    from launcher.runtime.output import use_colour
+
     stack = client.connect(args.file)
     if args.service:
         route = f"/v1/services/{quote(args.service, safe='')}/logs?tail={args.tail}"
@@ -78,6 +77,10 @@ class Prefixer:
 
     @staticmethod
     def _prefix(name: str, width: int, index: int, colour: bool) -> str:
+        from colorama import Style
+
+        from launcher.runtime.output import COLOURS
+
         padded = f"{name:<{width}} | "
         return f"{COLOURS[index % len(COLOURS)]}{padded}{Style.RESET_ALL}" if colour else padded
 

@@ -129,7 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(exc, LauncherError):
             raise
-        print(exc, file=sys.stderr)
+        from launcher.cli.report import print_error
+
+        print_error(
+            exc, log_format=getattr(args, "log_format", None), no_color=bool(getattr(args, "no_color", False))
+        )
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -6,15 +6,15 @@ import argparse
 import os
 import sys
 
-from launcher.cli.project import load_args
-from launcher.plan.modes import decide_mode
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """None of its own: the options of every command only."""
 
 
 def main(args: argparse.Namespace) -> int:
+    from launcher.cli.project import load_args
+    from launcher.plan.modes import decide_mode
+
     loaded = load_args(args)
     choice = decide_mode(loaded.config.launcher.mode, os.environ, sys.stdout.isatty())
     print(choice.reason)

@@ -11,26 +11,28 @@ with CMD's code.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import gc
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
 
 from launcher.cli.options import add_run_options
-from launcher.cli.project import load_run_args
-from launcher.control.server import ApiServer
-from launcher.core.errors import ApiUnavailable, LauncherError
-from launcher.plan.spec import Plan
-from launcher.runtime import rundir
-from launcher.runtime.orchestrator import ENDED, Orchestrator
-from launcher.runtime.output import Sink, make_sink
-from launcher.runtime.states import ServiceState, StateChange
+from launcher.cli.report import print_error
+from launcher.core.codes import Code
 
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable, Sequence
+
+    from launcher.control.server import ApiServer
+    from launcher.core.errors import LauncherError
+    from launcher.plan.spec import Plan
+    from launcher.runtime.orchestrator import Orchestrator
+    from launcher.runtime.output import Sink
     from launcher.runtime.reload import Reloader
+    from launcher.runtime.states import StateChange
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -40,10 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from launcher.cli.project import load_run_args
+    from launcher.runtime.output import make_sink
+
     loaded, plan = load_run_args(args)
+    log_format = args.log_format or loaded.config.launcher.log_format
     sink = make_sink(
         sys.stdout,
-        log_format=args.log_format or loaded.config.launcher.log_format,
+        log_format=log_format,
         color=False if args.no_color else None,
         names=[*plan.names, "launcher"],
         log_dir=plan.root / ".launcher" / "logs",
@@ -51,7 +59,10 @@ def main(args: argparse.Namespace) -> int:
     )
     try:
         watch = args.watch or plan.watch
-        return asyncio.run(_run(plan, sink, args.command_argv, keep_going=args.keep_going, watch=watch))
+        report = functools.partial(print_error, log_format=log_format, no_color=args.no_color)
+        return asyncio.run(
+            _run(plan, sink, args.command_argv, keep_going=args.keep_going, watch=watch, report=report)
+        )
     finally:
         sink.close()
 
@@ -60,6 +71,8 @@ class _Signals:
     """Records stop signals on the loop; the run loop decides what they mean."""
 
     def __init__(self, sink: Sink) -> None:
+        import asyncio
+
         self.sink = sink
         self.received: list[int] = []
         self.stop = asyncio.Event()
@@ -97,7 +110,20 @@ class _Signals:
         return 128 + self.received[0] if self.received else None
 
 
-async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bool, watch: bool) -> int:
+async def _run(
+    plan: Plan,
+    sink: Sink,
+    command: Sequence[str],
+    *,
+    keep_going: bool,
+    watch: bool,
+    report: Callable[[LauncherError], None],
+) -> int:
+    import asyncio
+
+    from launcher.core.errors import LauncherError
+    from launcher.runtime.orchestrator import Orchestrator
+
     loop = asyncio.get_running_loop()
     watching: Reloader | None = None
     signals = _Signals(sink)
@@ -121,7 +147,7 @@ async def _run(plan: Plan, sink: Sink, command: Sequence[str], *, keep_going: bo
         try:
             starting.result()
         except LauncherError as exc:
-            print(exc, file=sys.stderr)
+            report(exc)
             return exc.exit_code
         # What start-up allocated (the configuration, the plan, imported modules) lives as long
         # as the stack: out of the collector's sight, a full collection no longer stalls the
@@ -149,6 +175,10 @@ async def _serve(orchestrator: Orchestrator, signals: _Signals, *, watching: boo
     """Run until a stop signal, or until no service is left running (one stopped on request
     through the control API does not count: it waits there for a start). With --watch, only
     until a stop signal: the next change of their files starts the services again."""
+    import asyncio
+
+    from launcher.runtime.states import ENDED, ServiceState
+
     said = False
     while not signals.stop.is_set():
         services = orchestrator.snapshot().services
@@ -171,6 +201,8 @@ async def _serve(orchestrator: Orchestrator, signals: _Signals, *, watching: boo
 
 
 async def _any_change(orchestrator: Orchestrator) -> None:
+    import asyncio
+
     changed = asyncio.Event()
 
     def listener(_: StateChange) -> None:
@@ -184,11 +216,13 @@ async def _any_change(orchestrator: Orchestrator) -> None:
 
 
 async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) -> int:
+    import asyncio
+
     env = {**os.environ, **plan.env}
     try:
         process = await asyncio.create_subprocess_exec(*command, env=env)
     except OSError as exc:
-        print(f"error[LCH-2001]: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
+        print(f"error[{Code.CANNOT_EXECUTE}]: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
         return 127 if isinstance(exc, FileNotFoundError) else 126
     signals.command = process
     code = await process.wait()
@@ -198,6 +232,10 @@ async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) ->
 
 async def _open_api(plan: Plan, orchestrator: Orchestrator, on_stop: Callable[[], None]) -> ApiServer:
     """The control API on the project's unix socket, and on TCP when `[launcher] api` asks."""
+    from launcher.control.server import ApiServer
+    from launcher.core.errors import ApiUnavailable
+    from launcher.runtime import rundir
+
     tcp: tuple[str, int] | None = None
     token: str | None = None
     if plan.api is not None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-
-from launcher.config.schema import config_schema, profile_schema
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,6 +10,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import json
+
+    from launcher.config.schema import config_schema, profile_schema
+
     schema = profile_schema() if args.profile else config_schema()
     print(json.dumps(schema, indent=2, sort_keys=True))
     return 0

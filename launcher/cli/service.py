@@ -7,9 +7,6 @@ its error (LCH-2002 or LCH-2003 with the service's last lines), an unknown name 
 from __future__ import annotations
 
 import argparse
-from urllib.parse import quote
-
-from launcher.control import client
 
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
@@ -23,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
+    from launcher.control import client
+
     stack = client.connect(args.file)
     route = f"/v1/services/{quote(args.service, safe='')}/{args.command}"
     service: ServiceJson = stack.post(route, service=args.service)

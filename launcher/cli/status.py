@@ -6,10 +6,7 @@ A quick command: it imports the client and json, nothing of the runtime (see lau
 from __future__ import annotations
 
 import argparse
-import json
 import time
-
-from launcher.control import client
 
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
@@ -28,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import json
+
+    from launcher.control import client
+
     stack: StackJson = client.connect(args.file).get("/v1/status")
     if args.json:
         print(json.dumps(stack, indent=2))

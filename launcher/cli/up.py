@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 from launcher.cli.options import add_run_options
-from launcher.cli.project import load_run_args
-from launcher.control import client
-from launcher.core.errors import LauncherError, StackAlreadyRunning
-from launcher.runtime import leftovers, statefile
-from launcher.runtime.states import GAVE_UP, HEALTHY
+
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
+
+    from launcher.control import client
+    from launcher.runtime import statefile
 
 POLL = 0.05
 # How long the detached launcher may take to open its API (it imports the runtime first).
@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from launcher.cli.project import load_run_args
+    from launcher.control import client
+    from launcher.core.errors import LauncherError
+
     if not args.detach:
         if args.wait or args.timeout is not None:
             raise LauncherError("error: --wait and --timeout go with -d (up -d --wait)")
@@ -56,12 +62,15 @@ def main(args: argparse.Namespace) -> int:
     print(f"{plan.stack}: started in the background (launcher pid {launcher.pid}; logs in .launcher/logs/)")
     if not args.wait:
         return 0
-    stack = client.Stack(str(root), dataclasses.asdict(record))
+    stack = client.StackClient(str(root), dataclasses.asdict(record))
     return _await_ready(launcher, stack, args.timeout, root, args.keep_going)
 
 
 def _refuse_or_reap(root: Path) -> None:
     """As `run` would: refuse while a launcher runs this project; reap what a dead one left."""
+    from launcher.core.errors import StackAlreadyRunning
+    from launcher.runtime import leftovers, statefile
+
     record = statefile.read(root)
     if record is None:
         return
@@ -71,6 +80,10 @@ def _refuse_or_reap(root: Path) -> None:
 
 
 def _spawn(args: argparse.Namespace, root: Path) -> subprocess.Popen[bytes]:
+    import subprocess
+
+    from launcher.runtime import statefile
+
     logs = statefile.state_dir(root) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "launcher", "run", "--detached", "--no-color", *_run_words(args)]
@@ -87,6 +100,8 @@ def _spawn(args: argparse.Namespace, root: Path) -> subprocess.Popen[bytes]:
 
 def _run_words(args: argparse.Namespace) -> list[str]:
     """`run`'s own options, as `up` was given them."""
+    from pathlib import Path
+
     words: list[str] = []
     if args.file:
         words += ["-f", str(Path(args.file).absolute())]
@@ -110,6 +125,9 @@ def _run_words(args: argparse.Namespace) -> list[str]:
 
 def _await_api(launcher: subprocess.Popen[bytes], root: Path) -> statefile.StackRecord:
     """The detached launcher's state, once it records its API socket; its error if it exits."""
+    from launcher.core.errors import LauncherError
+    from launcher.runtime import statefile
+
     deadline = time.monotonic() + API_TIMEOUT
     while time.monotonic() < deadline:
         record = statefile.read(root)
@@ -126,11 +144,14 @@ def _await_api(launcher: subprocess.Popen[bytes], root: Path) -> statefile.Stack
 
 def _await_ready(
     launcher: subprocess.Popen[bytes],
-    stack: client.Stack,
+    stack: client.StackClient,
     timeout: float | None,
     root: Path,
     keep_going: bool,
 ) -> int:
+    from launcher.core.errors import LauncherError
+    from launcher.runtime.states import GAVE_UP, HEALTHY
+
     deadline = None if timeout is None else time.monotonic() + timeout
     while deadline is None or time.monotonic() < deadline:
         try:
@@ -156,7 +177,9 @@ def _await_ready(
     return _report(stack, waiting[0], what, "the stack keeps running (`launcher down` stops it)")
 
 
-def _report(stack: client.Stack, service: dict[str, object], what: str, after: str) -> int:
+def _report(stack: client.StackClient, service: dict[str, object], what: str, after: str) -> int:
+    from launcher.core.errors import LauncherError
+
     name = str(service["name"])
     print(f"error: service '{name}' {what}; {after}", file=sys.stderr)
     with contextlib.suppress(LauncherError):  # rolled back and gone meanwhile: no lines to show
@@ -167,6 +190,8 @@ def _report(stack: client.Stack, service: dict[str, object], what: str, after: s
 
 def _ended(launcher: subprocess.Popen[bytes], root: Path) -> str:
     """What the detached launcher said before it exited: the end of its log."""
+    from launcher.runtime import statefile
+
     log = statefile.state_dir(root) / "logs" / "launcher.log"
     try:
         tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL:]

@@ -34,51 +34,8 @@ def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) 
     services = config.services
     names = set(services) | set(known)
     problems = check_names(sorted(names), layered)
-    for name, service in services.items():
-        where = ("services", name)
-        for dep, spec in service.dependencies().items():
-            origin = layered.origin((*where, "depends_on", dep))
-            if dep not in names:
-                problems.append(
-                    Diagnostic(
-                        Code.UNKNOWN_DEPENDENCY,
-                        f"service '{name}' depends on unknown service '{dep}'",
-                        origin,
-                        did_you_mean(dep, names) or f"known services: {', '.join(sorted(names))}",
-                    )
-                )
-                continue
-            if dep == name:
-                problems.append(
-                    Diagnostic(
-                        Code.DEPENDENCY_CYCLE,
-                        f"service '{name}' depends on itself",
-                        origin,
-                        "remove it from its own depends_on",
-                    )
-                )
-                continue
-            target = services.get(dep)
-            if target is None:
-                continue
-            if service.enabled and not target.enabled:
-                problems.append(
-                    Diagnostic(
-                        Code.DISABLED_DEPENDENCY,
-                        f"service '{name}' depends on disabled service '{dep}'",
-                        origin,
-                        f"enable '{dep}', or disable '{name}' too",
-                    )
-                )
-            if spec.condition == "completed" and not target.oneshot:
-                problems.append(
-                    Diagnostic(
-                        Code.NOT_ONESHOT,
-                        f"service '{name}' waits for '{dep}' to complete, but '{dep}' is not a oneshot",
-                        origin,
-                        f'use condition "ready" or "started", or set oneshot = true on {dep}',
-                    )
-                )
+    for name in services:
+        problems.extend(_dependency_problems(name, config, layered, names))
         problems.extend(_probe_problems(name, config, layered))
     edges = {n: [d for d in s.dependencies() if d in services and d != n] for n, s in services.items()}
     cycle = graph.find_cycle(edges)
@@ -91,6 +48,57 @@ def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) 
                 "remove one of these depends_on entries",
             )
         )
+    return problems
+
+
+def _dependency_problems(name: str, config: Config, layered: Layered, names: set[str]) -> list[Diagnostic]:
+    """Each `depends_on` entry of service `name`: a known service, not itself, enabled when it
+    is, and a oneshot when it must complete."""
+    service = config.services[name]
+    problems = []
+    for dep, spec in service.dependencies().items():
+        origin = layered.origin(("services", name, "depends_on", dep))
+        if dep not in names:
+            problems.append(
+                Diagnostic(
+                    Code.UNKNOWN_DEPENDENCY,
+                    f"service '{name}' depends on unknown service '{dep}'",
+                    origin,
+                    did_you_mean(dep, names) or f"known services: {', '.join(sorted(names))}",
+                )
+            )
+            continue
+        if dep == name:
+            problems.append(
+                Diagnostic(
+                    Code.DEPENDENCY_CYCLE,
+                    f"service '{name}' depends on itself",
+                    origin,
+                    "remove it from its own depends_on",
+                )
+            )
+            continue
+        target = config.services.get(dep)
+        if target is None:
+            continue
+        if service.enabled and not target.enabled:
+            problems.append(
+                Diagnostic(
+                    Code.DISABLED_DEPENDENCY,
+                    f"service '{name}' depends on disabled service '{dep}'",
+                    origin,
+                    f"enable '{dep}', or disable '{name}' too",
+                )
+            )
+        if spec.condition == "completed" and not target.oneshot:
+            problems.append(
+                Diagnostic(
+                    Code.NOT_ONESHOT,
+                    f"service '{name}' waits for '{dep}' to complete, but '{dep}' is not a oneshot",
+                    origin,
+                    f'use condition "ready" or "started", or set oneshot = true on {dep}',
+                )
+            )
     return problems
 
 

@@ -16,8 +16,9 @@ from launcher.config import discovery
 from launcher.config.checks import check_raw_dependencies, check_services
 from launcher.config.envfile import read_env_file
 from launcher.config.layers import Layered
-from launcher.config.model import Config, Profile, Service, Settings
+from launcher.config.model import Config, Service, Settings
 from launcher.config.procfile import procfile_document
+from launcher.config.profiles import profile_chain, profile_name, read_profiles, run_settings
 from launcher.config.sources import Document, parse_toml
 from launcher.config.validation import validate
 from launcher.core.codes import Code
@@ -25,7 +26,6 @@ from launcher.core.diagnostics import Diagnostic, Origin, did_you_mean, display_
 from launcher.core.errors import ConfigError
 
 LOCAL_NAME = "launcher.local.toml"
-PROFILE_DIR = "profiles"
 
 
 @dataclass
@@ -81,67 +81,72 @@ def load(
     if isinstance(main, Diagnostic):
         raise ConfigError([main])
     base = Layered(main.data, dict(main.origins), Origin(main.label))
-    profiles = _profiles(base, config_path.parent, cwd, problems)
+    profiles = read_profiles(base, config_path.parent, cwd, problems)
     base.data.pop("profiles", None)
 
     local = _read_optional(config_path.parent / LOCAL_NAME, cwd, problems)
     env_layer = _environment_layer(environ, problems)
-    flag_layer = Layered(dict(overrides or {}), {}, Origin("command line"))
-    for key in flag_layer.data:
-        flag_layer.origins[(key,)] = flag_layer.fallback
+    name, name_origin = profile_name(profile, base, local, env_layer, environ)
+    chain = profile_chain(name, name_origin, profiles, problems) if name is not None else []
+    merged = _merged(base, chain, (local, env_layer, _flag_layer(overrides or {})))
+    config = _validated(merged, problems)
+    dotenv, env_files = _env_files(config, merged, config_path.parent, cwd, problems)
+    if problems:
+        raise ConfigError(problems)
+    run = run_settings(chain)
+    return Loaded(
+        config,
+        merged,
+        config_path,
+        name,
+        run.select,
+        run.select_origin,
+        run.watch,
+        dotenv,
+        env_files,
+        sorted(profiles),
+        run.debug,
+        run.debug_origin,
+    )
 
-    name, name_origin = _profile_name(profile, base, local, env_layer, environ)
-    chain: list[Layered] = []
-    select: list[str] | None = None
-    select_origin: Origin | None = None
-    watch = False
-    debug: str | None = None
-    debug_origin: Origin | None = None
-    if name is not None:
-        chain = _profile_chain(name, name_origin, profiles, problems)
-        for layer in chain:
-            if isinstance(layer.data.get("select"), list):
-                select, select_origin = layer.data["select"], layer.origin(("select",))
-            watch = bool(layer.data.get("watch", watch))
-            if isinstance(layer.data.get("debug"), str):
-                debug, debug_origin = layer.data["debug"], layer.origin(("debug",))
 
+def _flag_layer(overrides: Mapping[str, Any]) -> Layered:
+    """The command line's settings, each from the command line."""
+    layer = Layered(dict(overrides), {}, Origin("command line"))
+    for key in layer.data:
+        layer.origins[(key,)] = layer.fallback
+    return layer
+
+
+def _merged(base: Layered, chain: list[Layered], overlays: tuple[Layered | None, ...]) -> Layered:
+    """The layers in one, later wins: the main file, the profile chain's [launcher], [env] and
+    [services] (oldest ancestor first), the overlays (local file, LAUNCHER_*, command line)."""
     merged = Layered(fallback=base.fallback)
     merged.merge(base)
     for layer in chain:
         for key in ("launcher", "env", "services"):
             if key in layer.data:
                 merged.merge(layer.sub((key,)), (key,))
-    for overlay in (local, env_layer, flag_layer):
+    for overlay in overlays:
         if overlay is not None:
             merged.merge(overlay)
+    return merged
 
+
+def _validated(merged: Layered, problems: list[Diagnostic]) -> Config:
+    """The configuration; if it is invalid, the part of it that validates."""
+    config: Config | None
     config, found = validate(Config, merged)
     problems.extend(found)
-    if config is None:
-        # Report the cross-service problems too (all problems at once), on what did validate.
-        config = _partial_config(merged)
-        services = merged.data.get("services")
-        known = list(services) if isinstance(services, dict) else []
-        problems.extend(check_services(config, merged, known))
-        problems.extend(check_raw_dependencies(merged, config.services))
-    dotenv, env_files = _env_files(config, merged, config_path.parent, cwd, problems)
-    if problems:
-        raise ConfigError(problems)
-    return Loaded(
-        config,
-        merged,
-        config_path,
-        name,
-        select,
-        select_origin,
-        watch,
-        dotenv,
-        env_files,
-        sorted(profiles),
-        debug,
-        debug_origin,
-    )
+    if config is not None:
+        return config
+    # Report the cross-service problems too (all problems at once), on what did validate.
+    config = _partial_config(merged)
+    services = merged.data.get("services")
+    known = list(services) if isinstance(services, dict) else []
+    problems.extend(check_services(config, merged, known))
+    problems.extend(check_raw_dependencies(merged, config.services))
+    return config
 
 
 def _read_main(path: Path, cwd: Path) -> Document | Diagnostic:
@@ -191,90 +196,6 @@ def _read_optional(path: Path, cwd: Path, problems: list[Diagnostic]) -> Layered
             # Reported here with the local file's own hint; validation must not report it again.
             del layer.data[key]
     return layer
-
-
-def _profiles(base: Layered, root: Path, cwd: Path, problems: list[Diagnostic]) -> dict[str, Layered]:
-    """Every profile: `[profiles.<name>]` tables and `profiles/<name>.toml` files."""
-    found: dict[str, Layered] = {}
-    inline = base.data.get("profiles")
-    if isinstance(inline, dict):
-        for name in inline:
-            found[name] = base.sub(("profiles", name))
-    directory = root / PROFILE_DIR
-    for file in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
-        document = parse_toml(file, display_path(file, cwd))
-        if isinstance(document, Diagnostic):
-            problems.append(document)
-            continue
-        if file.stem in found:
-            problems.append(
-                Diagnostic(
-                    Code.PROFILE_CONFLICT,
-                    f"profile '{file.stem}' is defined twice",
-                    Origin(document.label),
-                    f"keep either {document.label} or [profiles.{file.stem}], not both",
-                )
-            )
-            continue
-        found[file.stem] = Layered(document.data, document.origins, Origin(document.label))
-    for name, layer in found.items():
-        _, errors = validate(Profile, layer, ("profiles", name))
-        problems.extend(errors)
-    return found
-
-
-def _profile_name(
-    explicit: str | None,
-    base: Layered,
-    local: Layered | None,
-    env_layer: Layered,
-    environ: Mapping[str, str],
-) -> tuple[str | None, Origin]:
-    if explicit is not None:
-        return explicit, Origin("command line")
-    if environ.get("LAUNCHER_PROFILE"):
-        return environ["LAUNCHER_PROFILE"], Origin("environment variable LAUNCHER_PROFILE")
-    for layer in [x for x in (env_layer, local, base) if x is not None]:
-        settings = layer.data.get("launcher")
-        if isinstance(settings, dict) and isinstance(settings.get("default_profile"), str):
-            return settings["default_profile"], layer.origin(("launcher", "default_profile"))
-    return None, Origin("default")
-
-
-def _profile_chain(
-    name: str, origin: Origin, profiles: dict[str, Layered], problems: list[Diagnostic]
-) -> list[Layered]:
-    """The profile and what it extends, oldest ancestor first."""
-    chain: list[str] = []
-    current: str | None = name
-    while current is not None:
-        if current not in profiles:
-            problems.append(
-                Diagnostic(
-                    Code.UNKNOWN_PROFILE,
-                    f"unknown profile '{current}'",
-                    origin,
-                    did_you_mean(current, profiles)
-                    or f"known profiles: {', '.join(sorted(profiles)) or 'none'}",
-                )
-            )
-            return []
-        if current in chain:
-            cycle = " -> ".join([*chain[chain.index(current) :], current])
-            problems.append(
-                Diagnostic(
-                    Code.PROFILE_CONFLICT,
-                    f"profiles extend each other in a cycle: {cycle}",
-                    profiles[current].origin(("extends",)),
-                    "remove one of these extends",
-                )
-            )
-            return []
-        chain.append(current)
-        parent = profiles[current].data.get("extends")
-        origin = profiles[current].origin(("extends",))
-        current = parent if isinstance(parent, str) else None
-    return [profiles[n] for n in reversed(chain)]
 
 
 _ENV_SETTINGS = {

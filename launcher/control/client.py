@@ -77,7 +77,7 @@ MAX_LINE = 65536  # of the status line and of each header line
 
 
 class Unreachable(Exception):
-    """Nothing accepted a connection on the socket (internal: Stack turns it into an error)."""
+    """Nothing accepted a connection on the socket (internal: StackClient turns it into an error)."""
 
 
 def project_root(file: str | None, cwd: str | None = None) -> str:
@@ -103,20 +103,20 @@ def _no_file(file: str, where: str) -> NoReturn:
     raise ConfigError([Diagnostic(Code.NO_CONFIG, message, Origin(where), "check the path given with -f")])
 
 
-def connect(file: str | None = None) -> Stack:
+def connect(file: str | None = None) -> StackClient:
     """The running stack of the project named by `-f FILE` (or found from the working
     directory); NoStackRunning when none has a state file. Whether its launcher is alive is
-    found out by the first request (see Stack)."""
+    found out by the first request (see StackClient)."""
     root = project_root(file)
     state = statejson.read_json(root)
     if state is None:
         from launcher.core.errors import NoStackRunning
 
         raise NoStackRunning(statejson.state_path(root))
-    return Stack(root, state)
+    return StackClient(root, state)
 
 
-class Stack:
+class StackClient:
     """One project's running stack, reached through the API socket its state file names.
 
     A request that finds nothing listening looks at the launcher itself: when it died, what it
@@ -284,7 +284,7 @@ def _head(reader: BufferedReader[Connection]) -> tuple[int, dict[str, str]]:
         # and then wait for us.
         status = http1.status_code(reader.readline(MAX_LINE))
     except ValueError as exc:
-        raise ConnectionError(str(exc)) from None  # as an answer broken off (see Stack._send)
+        raise ConnectionError(str(exc)) from None  # as an answer broken off (see StackClient._send)
     lines = []
     while (line := reader.readline(MAX_LINE)).strip():
         lines.append(line)

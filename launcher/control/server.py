@@ -30,13 +30,15 @@ from launcher.control.guard import Refused, bind_unix, errors, guard
 from launcher.control.metrics import StackMetrics
 from launcher.control.openapi import DOCUMENT
 from launcher.control.views import Feed, Masker, sse
+from launcher.core.codes import Code
 from launcher.core.errors import ServiceError, StackNotAccepting
 from launcher.plan.spec import ProcessSpec
 from launcher.runtime.context import ProbeUse
-from launcher.runtime.orchestrator import HEALTHY, Orchestrator
+from launcher.runtime.orchestrator import Orchestrator
 from launcher.runtime.probes import ProbeResult
-from launcher.runtime.states import StateChange
+from launcher.runtime.states import HEALTHY, StateChange
 from launcher.runtime.status import StackState
+from launcher.runtime.tasks import TaskScope
 
 Action = Literal["start", "stop", "restart"]
 Lines = tuple[str, list[str]]  # a service's batch of new lines
@@ -84,7 +86,7 @@ class ApiServer:
         self._unsubscribe: list[Callable[[], None]] = []
         self._state_feeds: set[Feed[StateChange]] = set()
         self._line_feeds: dict[Feed[Lines], str | None] = {}  # each to its service (None: all)
-        self._operations: set[asyncio.Task[None]] = set()
+        self._operations = TaskScope()  # starts, stops and restarts asked for
         self._runner: web.AppRunner | None = None
         self._socket: tuple[Path, int] | None = None  # its path and inode, to remove it
         self._openapi = json.dumps(DOCUMENT).encode()
@@ -131,9 +133,7 @@ class ApiServer:
             runner, self._runner = self._runner, None
             await runner.cleanup()
         # What is left waits on services that the stopped stack will not bring back.
-        for task in list(self._operations):
-            task.cancel()
-        await asyncio.gather(*self._operations, return_exceptions=True)
+        await self._operations.aclose()
         if self._socket is not None:
             path, inode = self._socket
             self._socket = None
@@ -279,9 +279,7 @@ class ApiServer:
     async def _control(self, request: web.Request, action: Action) -> web.Response:
         spec = self._spec(request)
         # A task of its own: a client that goes away must not cut a stop or a start in half.
-        task = asyncio.ensure_future(self._act(spec.name, action))
-        self._operations.add(task)
-        task.add_done_callback(self._operation_done)
+        task = self._operations.spawn(self._act(spec.name, action), on_done=_retrieved)
         try:
             await asyncio.shield(task)
         except ServiceError as exc:
@@ -290,11 +288,6 @@ class ApiServer:
         except StackNotAccepting as exc:
             raise Refused(409, str(exc)) from None
         return self._json(apiviews.service(self._orchestrator.snapshot().service(spec.name)))
-
-    def _operation_done(self, task: asyncio.Task[None]) -> None:
-        self._operations.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved here too, for when its client went away
 
     async def _act(self, name: str, action: Action) -> None:
         if action == "start":
@@ -321,7 +314,14 @@ class ApiServer:
             return plan.spec(name)
         except KeyError:
             known = ", ".join(plan.names)
-            raise Refused(404, f"no service '{name}' in this stack (it has: {known})", "LCH-4003") from None
+            raise Refused(
+                404, f"no service '{name}' in this stack (it has: {known})", Code.UNKNOWN_SERVICE
+            ) from None
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved here too, for when its client went away
 
 
 def _tail(request: web.Request) -> int:

@@ -145,24 +145,81 @@ class ApiUnavailable(LauncherError):
 
 
 class ServiceError(LauncherError):
-    """A service could not be started or kept running."""
+    """A service could not be started or kept running.
+
+    A failed start of a stack reports everything that went wrong in one error: the service that
+    failed first (this one), the others that failed (`also`), what every other service was
+    doing when the rollback began (`others`: name, state, reason), and where each failed
+    service's whole output is kept (`log`).
+    """
 
     code = Code.SERVICE_FAILED
     hint = "see the service's output above, or `launcher logs SERVICE`"
 
-    def __init__(self, service: str, reason: str, output: Sequence[str] = ()) -> None:
-        self.service = service
+    def __init__(
+        self,
+        service: str,
+        reason: str,
+        output: Sequence[str] = (),
+        *,
+        log: str | None = None,
+        also: Sequence[ServiceError] = (),
+        others: Sequence[tuple[str, str, str]] = (),
+    ) -> None:
+        self.service: str = service
         self.reason = reason
         self.output = tuple(output)
+        self.log = log
+        self.also = tuple(also)
+        self.others = tuple(others)
         super().__init__(self.render())
 
+    @property
+    def failures(self) -> tuple[ServiceError, ...]:
+        """Every service that failed: this one first."""
+        return (self, *self.also)
+
     def render(self) -> str:
+        lines = [line for failure in self.failures for line in failure._block()]
+        if self.others:
+            width = max(len(name) for name, _, _ in self.others)
+            lines.append("  when the rollback began:")
+            lines.extend(
+                f"    {name:<{width}}  {state:<9} {reason}".rstrip() for name, state, reason in self.others
+            )
+        if self.log is not None:
+            names = " ".join(f.service for f in self.failures)
+            who = "they" if self.also else "it"
+            lines.append(f"  hint: `launcher logs {names}` shows everything {who} wrote, also after this run")
+        else:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def _block(self) -> list[str]:
         lines = [f"error[{self.code}]: service '{self.service}' {self.reason}"]
         if self.output:
             lines.append(f"  last {len(self.output)} lines of {self.service}:")
             lines.extend(f"    | {line}" for line in self.output)
-        lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
+        if self.log is not None:
+            lines.append(f"  its whole output: {self.log}")
+        return lines
+
+    def record(self) -> dict[str, object]:
+        """The error as a JSON record (`--log-format json`)."""
+        return {
+            "error": str(self.code),
+            "failures": [
+                {
+                    "service": f.service,
+                    "code": str(f.code),
+                    "reason": f.reason,
+                    "output": list(f.output),
+                    "log": f.log,
+                }
+                for f in self.failures
+            ],
+            "others": [{"service": n, "state": s, "reason": r} for n, s, r in self.others],
+        }
 
 
 class SpawnError(ServiceError):

@@ -27,6 +27,12 @@ from launcher.plan.spec import DependencySpec, Plan, ProbeSpec, ProcessSpec
 
 # Where the project is inside an image, unless --root says otherwise.
 CONTAINER_ROOT = "/app"
+# What an app binds inside its container: every interface, for the others to reach it.
+CONTAINER_BIND = "0.0.0.0"
+_SHARED_NOTE = (
+    "The stack may run in shared mode under launcher; it is exported as the multi-process "
+    "plan: every app and task is a process of its own here."
+)
 _LOOPBACK = re.compile(r"\b(127\.0\.0\.1|localhost):(\d+)\b")
 
 
@@ -134,35 +140,48 @@ def deployment(
     shared_note: bool = False,
 ) -> Deployment:
     """The plan as `format` runs it. With `hosts` (container engines), each service is reached
-    by its own host name: `127.0.0.1:PORT` of a service in any variable becomes `NAME:PORT`,
-    and an app listens on all interfaces of its container."""
+    by its own host name: `127.0.0.1:PORT` of a service in any variable becomes `NAME:PORT`.
+    The argv are the plan's: for containers, compile it with `bind=CONTAINER_BIND`, so that
+    each app listens on every interface of its container."""
     kept = [s for s in plan.specs if s.kind != "external"]
     external = tuple(s for s in plan.specs if s.kind == "external")
-    names = {s.name for s in kept}
     host_of = {s.name: hosts(s) for s in kept} if hosts else {}
     by_port = {s.port: host_of[s.name] for s in kept if s.port is not None and s.name in host_of}
+    notes = [_SHARED_NOTE] if shared_note else []
+    units = _units(plan, kept, target, by_port, notes)
+    notes.extend(_closing_notes(units, external, containers=bool(hosts)))
+    return Deployment(
+        format=format,
+        version=version,
+        stack=plan.stack,
+        profile=plan.profile or "default",
+        config_name=plan.config_path.name,
+        target=target,
+        units=tuple(units),
+        external=external,
+        notes=tuple(notes),
+        hosts=host_of,
+    )
+
+
+def _units(
+    plan: Plan,
+    kept: list[ProcessSpec],
+    target: Target,
+    by_port: Mapping[int, str],
+    notes: list[str],
+) -> list[Unit]:
+    """Each process as the engine runs it, after what it depends on among them; a variable
+    that points at a port of `by_port` points at its host (containers) instead of loopback."""
+    names = {s.name for s in kept}
     levels: dict[str, int] = {}
     units = []
-    notes = []
-    if shared_note:
-        notes.append(
-            "The stack may run in shared mode under launcher; it is exported as the multi-process "
-            "plan: every app and task is a process of its own here."
-        )
     for spec in kept:
         depends = tuple(d for d in spec.depends_on if d.name in names)
         levels[spec.name] = 1 + max((levels[d.name] for d in depends), default=-1)
         env, secrets = _split_env(spec.env)
-        if hosts:
-            env = {k: _rehosted(v, by_port) for k, v in env.items()}
-        argv = _container_argv(spec) if hosts else spec.argv
-        hidden = {spec.env[k]: k for k in secrets if len(spec.env[k]) >= 4}
-        if any(value in word for word in argv for value in hidden):
-            argv = tuple(_referenced(word, hidden) for word in argv)
-            notes.append(
-                f"{spec.name}: its command holds secret values, written as ${{NAME}}: "
-                "the engine must expand them from its environment."
-            )
+        env = {k: _rehosted(v, by_port) for k, v in env.items()}
+        argv = _public_argv(spec, secrets, notes)
         probe, liveness = (_public_probe(p, spec.name, notes) for p in (spec.probe, spec.liveness))
         units.append(
             Unit(
@@ -177,6 +196,12 @@ def deployment(
                 liveness=liveness,
             )
         )
+    return units
+
+
+def _closing_notes(units: list[Unit], external: tuple[ProcessSpec, ...], *, containers: bool) -> list[str]:
+    """What the export leaves out or cannot say, after the units' own notes."""
+    notes = []
     for spec in external:
         where = mask_text(spec.probe.target) if spec.probe else "no probe"
         notes.append(f"{spec.name}: external, not exported (launcher only probes it: {where}).")
@@ -190,20 +215,9 @@ def deployment(
     for unit in units:
         if unit.probe is not None and unit.probe.kind == "log":
             notes.append(f"{unit.name}: its log probe has no equivalent here; it is ready once started.")
-        if hosts:
+        if containers:
             notes.extend(_loopback_notes(unit))
-    return Deployment(
-        format=format,
-        version=version,
-        stack=plan.stack,
-        profile=plan.profile or "default",
-        config_name=plan.config_path.name,
-        target=target,
-        units=tuple(units),
-        external=external,
-        notes=tuple(notes),
-        hosts=host_of,
-    )
+    return notes
 
 
 def image_problems(plan: Plan, where: Callable[[tuple[str, ...]], Origin | None]) -> list[Diagnostic]:
@@ -241,6 +255,18 @@ def _public_probe(probe: ProbeSpec | None, name: str, notes: list[str]) -> Probe
     return None
 
 
+def _public_argv(spec: ProcessSpec, secrets: tuple[str, ...], notes: list[str]) -> tuple[str, ...]:
+    """The argv, each secret value in it written as `${NAME}` for the engine to expand."""
+    hidden = {spec.env[k]: k for k in secrets if len(spec.env[k]) >= 4}
+    if not any(value in word for word in spec.argv for value in hidden):
+        return spec.argv
+    notes.append(
+        f"{spec.name}: its command holds secret values, written as ${{NAME}}: "
+        "the engine must expand them from its environment."
+    )
+    return tuple(_referenced(word, hidden) for word in spec.argv)
+
+
 def _referenced(word: str, hidden: Mapping[str, str]) -> str:
     for value, key in hidden.items():
         word = word.replace(value, f"${{{key}}}")
@@ -253,16 +279,6 @@ def _rehosted(value: str, by_port: Mapping[int, str]) -> str:
         return f"{host}:{match.group(2)}" if host else match.group(0)
 
     return _LOOPBACK.sub(swap, value)
-
-
-def _container_argv(spec: ProcessSpec) -> tuple[str, ...]:
-    """An app's server listens on every interface of its container, not only on loopback."""
-    argv = list(spec.argv)
-    if spec.kind == "app" and "--host" in argv:
-        at = argv.index("--host") + 1
-        if at < len(argv):
-            argv[at] = "0.0.0.0"  # inside a container, on purpose
-    return tuple(argv)
 
 
 def _loopback_notes(unit: Unit) -> list[str]:

@@ -1,7 +1,7 @@
 """Test doubles for the runtime's seams: a virtual clock and scripted processes.
 
-They let unit tests drive a Supervisor through starts, crashes, retries and restarts without a
-real process or a real second passing:
+They let unit tests drive a Supervisor, or a whole Orchestrator, through starts, crashes,
+retries, restarts and stops without a real process or a real second passing:
 
     clock = FakeClock()
     spawner = FakeSpawner({"api": [Script(ready=True), Script(exit_code=1, after=5)]})
@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launcher.core.errors import SpawnError
 from launcher.plan.spec import ProbeSpec
 from launcher.runtime.probes import LogWatch, ProbeResult
 
@@ -43,7 +44,8 @@ class Script:
     after: how many loop turns it takes before exiting (0: at once);
     ready: whether its readiness probe passes while it runs;
     output: lines it prints when it starts;
-    ignores_stop: it does not react to the stop signal (only to SIGKILL).
+    ignores_stop: it does not react to the stop signal (only to SIGKILL);
+    stop_turns: how many loop turns it takes to exit after the stop signal (0: at once).
     """
 
     exit_code: int | None = None
@@ -51,6 +53,7 @@ class Script:
     ready: bool = True
     output: Sequence[str] = ()
     ignores_stop: bool = False
+    stop_turns: int = 0
 
 
 class FakeProcess:
@@ -70,9 +73,10 @@ class FakeProcess:
     async def _exit_later(self, code: int, turns: int) -> None:
         for _ in range(turns):
             await asyncio.sleep(0)
-        self._exit(code)
+        self.exit(code)
 
-    def _exit(self, code: int) -> None:
+    def exit(self, code: int) -> None:
+        """It exits now with `code` (a crash at the moment the test chooses); no-op once exited."""
         if self.returncode is None:
             self.returncode = code
             self._exited.set()
@@ -82,18 +86,22 @@ class FakeProcess:
         assert self.returncode is not None
         return self.returncode
 
+    async def wait_started(self) -> None:
+        return None  # it says it started as soon as it is spawned (a shared host's confirmation)
+
     async def stop(self, sig: int, timeout: float) -> int:
         self.signals.append(sig)
-        if not self.script.ignores_stop:
-            self._exit(-sig)
-        else:
+        if self.script.ignores_stop:
             self.signals.append(9)
-            self._exit(-9)
+            self.exit(-9)
+        for _ in range(self.script.stop_turns):
+            await asyncio.sleep(0)
+        self.exit(-sig)
         return await self.wait()
 
     def kill(self) -> None:
         self.signals.append(9)
-        self._exit(-9)
+        self.exit(-9)
 
     async def aclose(self) -> None:
         return None
@@ -101,7 +109,8 @@ class FakeProcess:
 
 @dataclass
 class FakeSpawner:
-    """Spawns FakeProcesses: each service name takes its scripts in order (the last repeats)."""
+    """Spawns FakeProcesses: each service name takes its scripts in order (the last repeats);
+    a name without scripts cannot be spawned (SpawnError, as for a program that is not there)."""
 
     scripts: Mapping[str, Sequence[Script]]
     spawned: list[FakeProcess] = field(default_factory=list)
@@ -118,8 +127,10 @@ class FakeSpawner:
         pass_fds: Sequence[int] = (),
     ) -> FakeProcess:
         name = self.name_of(argv)
+        scripts = self.scripts.get(name)
+        if not scripts:
+            raise SpawnError(name, f"cannot run {argv[0]!r}: [Errno 2] No such file or directory")
         runs = self.by_name.setdefault(name, [])
-        scripts = self.scripts[name]
         script = scripts[min(len(runs), len(scripts) - 1)]
         process = FakeProcess(argv, script)
         runs.append(process)

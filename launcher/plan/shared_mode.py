@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from launcher.child.units import LISTEN_FD, Unit, encode_units
+from launcher.child.units import LISTEN_FD, HostedUnit, encode_units
 from launcher.config.model import Service
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
@@ -57,33 +57,15 @@ def host_spec(
     stack_env: Mapping[str, str],
     python: str,
     port: int | None,
+    bind: str,
     start_timeout: float,
     stop_timeout: float,
     origin: Where,
     problems: list[Diagnostic],
 ) -> ProcessSpec:
-    """The host process for `units` (the hosted services' specs, in dependency order)."""
-    argv = [python, "-m", "launcher.child.shared_host"]
-    if port is not None:
-        argv += ["--port", str(port)]
-    argv += [
-        "--units",
-        encode_units(
-            [
-                Unit(
-                    name=u.name,
-                    kind="app" if u.kind == "app" else "task",
-                    target=u.import_path or "",
-                    mount=u.mount or f"/{u.name}",
-                    cwd=str(u.cwd),
-                    stop_timeout=u.stop_timeout,
-                )
-                for u in units
-            ]
-        ),
-    ]
+    """The host process for `units` (the hosted services' specs, in dependency order), serving
+    its apps on `bind`."""
     _check_mounts(units, origin, problems)
-    restarts = any(u.restart != "no" for u in units)
     env = merged_env(units, stack_env, origin, problems)
     if port is not None:
         env["PORT"] = str(port)
@@ -91,21 +73,38 @@ def host_spec(
         name=HOST,
         service=HOST,
         kind="host",
-        argv=tuple(argv),
+        argv=_host_argv(units, python, port),
         cwd=root,
         env=env,
         port=port,
         url=f"http://127.0.0.1:{port}" if port is not None else None,
-        listen=(Listen("127.0.0.1", port, LISTEN_FD),) if port is not None else (),
+        listen=(Listen(bind, port, LISTEN_FD),) if port is not None else (),
         # A crashed host takes every hosted service down; it comes back if any of them has a
         # restart policy (each hosted service then follows its own).
-        restart="on-failure" if restarts else "no",
+        restart="on-failure" if any(u.restart != "no" for u in units) else "no",
         start_timeout=start_timeout,
         # Its hosted services are stopped first, each within its own stop_timeout.
         stop_timeout=stop_timeout,
         watch=tuple(dict.fromkeys(p for u in units for p in u.watch)),
         description="the shared-mode host: " + ", ".join(u.name for u in units),
     )
+
+
+def _host_argv(units: Sequence[ProcessSpec], python: str, port: int | None) -> tuple[str, ...]:
+    """`python -m launcher.child.shared_host [--port N] --units JSON`."""
+    hosted = [
+        HostedUnit(
+            name=u.name,
+            kind="app" if u.kind == "app" else "task",
+            target=u.import_path or "",
+            mount=u.mount or f"/{u.name}",
+            cwd=str(u.cwd),
+            stop_timeout=u.stop_timeout,
+        )
+        for u in units
+    ]
+    port_option = ("--port", str(port)) if port is not None else ()
+    return (python, "-m", "launcher.child.shared_host", *port_option, "--units", encode_units(hosted))
 
 
 def merged_env(

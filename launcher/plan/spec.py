@@ -1,4 +1,4 @@
-"""The plan: what the runtime runs. Frozen data, nothing else.
+"""The plan: what the runtime runs. Frozen data, and the rule that names its processes.
 
 Configuration + profile + mode compile to a `Plan`: an ordered list of `ProcessSpec`s, each
 with everything needed to start, probe, restart and stop one process.
@@ -57,6 +57,11 @@ class Listen:
     host: str
     port: int
     fd_variable: str
+
+
+def instance_name(service: str, replica: int, replicas: int) -> str:
+    """A process's name: its service's, or `service.N` for replica N of several."""
+    return f"{service}.{replica}" if replicas > 1 else service
 
 
 @dataclass(frozen=True)

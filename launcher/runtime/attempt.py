@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from launcher.child import task_ready
 from launcher.core.errors import LauncherError
+from launcher.core.masking import mask_text
 from launcher.plan.spec import ProbeSpec
 from launcher.runtime import listeners
 from launcher.runtime.environment import child_environment
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 S = ServiceState
 # A service without a probe that exits this soon after spawning has failed to start.
 EARLY_EXIT = 1.0
+ONESHOT_HINT = "; a one-off step? mark it `oneshot = true` (a daemon? run it in the foreground)"
 
 Failure = Literal["spawn", "timeout", "exit"]
 
@@ -145,7 +147,9 @@ class Attempt:
         winner, code = await first(handle.wait(), self.ctx.clock.sleep(EARLY_EXIT))
         if winner == 1:
             return
-        hint = "; is it daemonizing? run it in the foreground" if code == 0 else ""
+        # Exit 0 at once is most often a one-off step (a migration) not marked as one; less
+        # often a program that forked into the background and left.
+        hint = ONESHOT_HINT if code == 0 else ""
         raise AttemptFailed(f"exited with code {code} within its first second{hint}")
 
     async def _until_ready(self, handle: Handle, probe: ProbeSpec) -> None:
@@ -166,13 +170,23 @@ class Attempt:
     async def _probe_detail(self) -> str:
         if self.spec.probe is None:
             return ""
+        where = probe_address(self.spec.probe)
         with contextlib.suppress(Exception):
             result = await self.supervisor.prober("readiness").check(self.spec.probe, log=self.supervisor.log)
-            return f" (last probe: {result.detail})"
-        return ""
+            return f" (last probe of {where}: {result.detail})"
+        return f" (probe of {where})"
 
     async def _end(self, handle: Handle) -> None:
         """Stop what is left of a failed attempt and record how it ended."""
         if handle.returncode is None:
             await handle.stop(int(signal.Signals[self.spec.stop_signal]), self.spec.stop_timeout)
         await self.supervisor.closed(handle)
+
+
+def probe_address(probe: ProbeSpec) -> str:
+    """What a probe tries, as a failure report names it (a password in a URL masked)."""
+    if probe.kind == "cmd":
+        return f"`{' '.join(probe.argv) or probe.target}`"
+    if probe.kind == "log":
+        return f"the output, for /{probe.target}/"
+    return mask_text(probe.target)

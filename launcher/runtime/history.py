@@ -7,6 +7,8 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 
+from launcher.runtime.events import Subscribers
+
 # Told of each batch of new lines of a service (the control API's `logs --follow`). Called on
 # the output path: it must not block.
 LinesListener = Callable[[str, list[str]], None]
@@ -15,7 +17,7 @@ LinesListener = Callable[[str, list[str]], None]
 class History:
     def __init__(self, keep: int = 500) -> None:
         self.keep = keep
-        self.listeners: list[LinesListener] = []
+        self.listeners: Subscribers[[str, list[str]]] = Subscribers()
         # Each line with its number in the stack's order of arrival, so that the tails of
         # several services can be merged back into that order.
         self._lines: dict[str, deque[tuple[int, str]]] = {}
@@ -29,8 +31,7 @@ class History:
         if kept is None:
             kept = self._lines[service] = deque(maxlen=self.keep)
         kept.extend(zip(self._numbers, lines, strict=False))  # strict: _numbers never ends
-        for listener in self.listeners:
-            listener(service, lines)
+        self.listeners.tell(service, lines)
 
     def tail(self, service: str, n: int = 20) -> list[str]:
         return [line for _, line in self._tail(service, n)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 import socket
@@ -22,7 +23,10 @@ from typing import Any
 
 from launcher.child import tagged_output as hostio
 from launcher.core.errors import SpawnError
+from launcher.plan.spec import ProcessSpec
+from launcher.runtime.context import Context
 from launcher.runtime.process import Handle, OnOutput, Spawner
+from launcher.runtime.tasks import TaskScope, first
 
 # How much longer than its stop_timeout a hosted service may take to be reported stopped before
 # the launcher stops waiting for the host to say so.
@@ -34,7 +38,7 @@ class HostLink:
         self._spawner = spawner
         self._process: Handle | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._reading: asyncio.Task[None] | None = None
+        self._scope = TaskScope()  # the reader of the host's messages
         self._units: dict[str, UnitHandle] = {}
         self._routes: dict[str, OnOutput] = {}
         self._alive = asyncio.Event()
@@ -72,7 +76,7 @@ class HostLink:
         reader, writer = await asyncio.open_connection(sock=ours)
         host = HostHandle(process, self)
         self._process, self._writer = process, writer
-        self._reading = asyncio.ensure_future(self._read(reader, process, host))
+        self._scope.spawn(self._read(reader, process, host))
         self._alive.set()
         return host
 
@@ -132,10 +136,7 @@ class HostLink:
         self._alive.set()  # wake the waiters of unit_spawner
 
     async def aclose(self) -> None:
-        if self._reading is not None:
-            self._reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reading
+        await self._scope.aclose()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -186,7 +187,7 @@ class HostHandle:
         return await self.process.wait()
 
     async def wait_started(self) -> None:
-        await _either(self.serving.wait(), self.process.wait())
+        await first(self.serving.wait(), self.process.wait())
 
     async def stop(self, sig: int, timeout: float) -> int:
         """Ask for a shutdown; SIGKILL the group after `timeout` (or signal it at once when
@@ -230,7 +231,7 @@ class UnitHandle:
         return self._code if self._code is not None else -1
 
     async def wait_started(self) -> None:
-        await _either(self.started.wait(), self._done.wait())
+        await first(self.started.wait(), self._done.wait())
 
     async def stop(self, sig: int, timeout: float) -> int:
         if self._code is None and self.link.send({"op": "stop", "unit": self.name}):
@@ -247,10 +248,22 @@ class UnitHandle:
         await self._done.wait()
 
 
-async def _either(*waits: Any) -> None:
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
+def context_of(spec: ProcessSpec, context: Context, link: HostLink | None) -> Context:
+    """A service's context in shared mode: the host is spawned with its control socket, and the
+    hosted services are started through it (no processes of the reaper's to add or remove)."""
+    if link is None:
+        return context
+    if spec.kind == "host":
+        return dataclasses.replace(context, spawner=link.spawn_host)
+    if spec.host is not None:
+        return dataclasses.replace(
+            context,
+            spawner=link.unit_spawner(spec.name, spec.start_timeout),
+            on_spawn=_no_process,
+            on_exit=_no_process,
+        )
+    return context
+
+
+def _no_process(name: str, handle: Handle) -> None:
+    pass

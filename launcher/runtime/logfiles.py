@@ -1,16 +1,18 @@
 """Per-service log files under `.launcher/logs/`: the service's own lines, size-bounded.
 
-Each file rotates to `<name>.log.1` when it passes `max_bytes`. A write error (disk full,
-read-only directory) stops that one file and is reported once through `on_error`, never raised:
-losing a log file must not take a service down.
+Each line is `STAMP text`, STAMP the time it came in RFC 3339 to the millisecond with the local
+offset (`2024-05-01T12:00:00.123+02:00`): `launcher logs` (launcher/runtime/logread.py) orders,
+filters and shows the lines by it. Each file rotates to `<name>.log.1` when it passes
+`max_bytes`. A write error (disk full, read-only directory) stops that one file and is reported
+once through `on_error`, never raised: losing a log file must not take a service down.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -36,8 +38,9 @@ class LogFiles:
             return
         try:
             file = self._files.get(service) or self._open(service)
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-            # One join, not a format per line: a flooding service writes many lines per chunk.
+            # One stamp and one join per chunk, not per line: a flooding service writes many
+            # lines per chunk.
+            stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
             text = f"{stamp} " + f"\n{stamp} ".join(lines) + "\n"
             file.write(text)
             file.flush()

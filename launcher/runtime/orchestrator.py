@@ -17,17 +17,14 @@ call stop() and kill().
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
 
 from launcher.core.errors import (
     LauncherError,
     ReadinessTimeout,
-    SpawnError,
     StackNotAccepting,
     StartFailed,
     UnknownService,
@@ -35,12 +32,13 @@ from launcher.core.errors import (
 from launcher.core.vocabulary import Condition
 from launcher.plan import shared_mode
 from launcher.plan.spec import Plan, ProcessSpec
-from launcher.runtime import leftovers
+from launcher.runtime import leftovers, policy
 from launcher.runtime.clock import Clock, SystemClock
 from launcher.runtime.context import Context, ProbeObserver, ProberLike, ProbeUse
 from launcher.runtime.environment import launcher_environment
+from launcher.runtime.events import Subscribers
 from launcher.runtime.history import History, LinesListener
-from launcher.runtime.host_process import HostLink
+from launcher.runtime.host_process import HostLink, context_of
 from launcher.runtime.listeners import Listeners
 from launcher.runtime.output import Sink
 from launcher.runtime.policy import RestartBudget
@@ -49,16 +47,14 @@ from launcher.runtime.process import Handle, Reaper, Spawner, spawn
 from launcher.runtime.progress import Progress
 from launcher.runtime.readiness import wait_ready, watch_liveness
 from launcher.runtime.runstate import RunState
-from launcher.runtime.states import ServiceState, StateChange
+from launcher.runtime.startreport import start_report
+from launcher.runtime.states import ENDED, HEALTHY, LEVELS, ServiceState, StateChange
 from launcher.runtime.status import ServiceStatus, StackState, StackStatus
 from launcher.runtime.supervisor import Supervisor
-from launcher.runtime.tasks import TaskScope
+from launcher.runtime.tasks import TaskScope, first
 
 S = ServiceState
-T = TypeVar("T")
 Listener = Callable[[StateChange], None]
-ENDED = frozenset({S.STOPPED, S.FAILED, S.COMPLETED, S.SKIPPED})  # what a start starts again
-HEALTHY = frozenset({S.READY, S.COMPLETED})
 
 
 class Orchestrator:
@@ -88,8 +84,8 @@ class Orchestrator:
         self._use_reaper = reaper
         self._history = History()
         self._supervisors: dict[str, Supervisor] = {}
-        self._listeners: list[Listener] = []
-        self._probe_observers: list[ProbeObserver] = []
+        self._changes: Subscribers[[StateChange]] = Subscribers()
+        self._probe_checks: Subscribers[[str, ProbeUse, ProbeResult]] = Subscribers()
         self._prober = prober
         self._own_prober: Prober | None = None
         self._reaper: Reaper | None = None
@@ -104,10 +100,11 @@ class Orchestrator:
 
     def snapshot(self) -> StackStatus:
         """The stack now: its state and every service's, in plan order (pending until started)."""
-        services = []
-        for spec in self.plan.specs:
-            supervisor = self._supervisors.get(spec.name)
-            services.append(supervisor.status() if supervisor else _pending(spec))
+        pending = ServiceStatus.pending
+        services = [
+            s.status() if (s := self._supervisors.get(spec.name)) else pending(spec)
+            for spec in self.plan.specs
+        ]
         return StackStatus(
             stack=self.plan.stack,
             state=self.state,
@@ -116,6 +113,7 @@ class Orchestrator:
             pid=os.getpid(),
             started_at=self.started_at,
             services=tuple(services),
+            at=time.time(),
         )
 
     def output(self, name: str, n: int = 20) -> list[str]:
@@ -129,18 +127,15 @@ class Orchestrator:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every state change (on the loop: it must not block); returns the
         call that unsubscribes it."""
-        self._listeners.append(listener)
-        return lambda: _discard(self._listeners, listener)
+        return self._changes.subscribe(listener)
 
     def observe_probes(self, observer: ProbeObserver) -> Callable[[], None]:
         """Call `observer` with every probe check; returns the call that unsubscribes it."""
-        self._probe_observers.append(observer)
-        return lambda: _discard(self._probe_observers, observer)
+        return self._probe_checks.subscribe(observer)
 
     def follow_output(self, listener: LinesListener) -> Callable[[], None]:
         """Call `listener(service, lines)` with every batch of output; returns the unsubscribe."""
-        self._history.listeners.append(listener)
-        return lambda: _discard(self._history.listeners, listener)
+        return self._history.listeners.subscribe(listener)
 
     # -- the front door: steering services ---------------------------------------------------
 
@@ -167,14 +162,6 @@ class Orchestrator:
             self._refuse_unless_running()
             await self._start_one(name)
         await self._restart_followers(name)
-
-    def followers(self, name: str) -> list[str]:
-        """The services that declare `restart = true` on `name`, and theirs, in plan order."""
-        found = {name}
-        for spec in self.plan.specs:  # in dependency order: a follower comes after its leader
-            if any(d.restart and d.name in found for d in spec.depends_on):
-                found.add(spec.name)
-        return [s.name for s in self.plan.specs if s.name in found and s.name != name]
 
     async def restart_services(self, names: Sequence[str]) -> dict[str, bool]:
         """Restart `names` (in dependency order, followers included) together: stop them
@@ -209,7 +196,7 @@ class Orchestrator:
             ) from None
 
     async def _restart_followers(self, name: str) -> None:
-        followers = self.followers(name)
+        followers = policy.followers(self.plan.specs, [name])
         if followers and self.state is StackState.RUNNING:
             self.sink.event(
                 "launcher", f"{name} restarted: restarting {', '.join(followers)} (restart = true)"
@@ -218,7 +205,7 @@ class Orchestrator:
 
     def _restarted(self, name: str) -> None:
         """A restart by policy is done: the followers restart, in the background."""
-        if self.followers(name):
+        if policy.followers(self.plan.specs, [name]):
             self._scope.spawn(self._restart_followers(name))
 
     def _spec(self, name: str) -> ProcessSpec:
@@ -279,28 +266,47 @@ class Orchestrator:
         if self._use_reaper:
             self._reaper = Reaper.start(self.run_id)
         context = self._context()
+        if any(spec.kind == "host" for spec in self.plan.specs):
+            self._host = HostLink(self.spawner)
         for spec in self.plan.specs:
-            self._supervisors[spec.name] = Supervisor(spec, self._context_of(spec, context))
+            self._supervisors[spec.name] = Supervisor(spec, context_of(spec, context, self._host))
         self._write_state()
         for supervisor in self._supervisors.values():
             supervisor.launch(self._dependencies(supervisor.spec))
-        self._progress.begin()
-        try:
-            await asyncio.gather(*(s.start_over() for s in self._supervisors.values()))
-        finally:
-            await self._progress.end()
+        await self._until_started()
         failed = [s for s in self._supervisors.values() if s.state is S.FAILED]
         if failed and not self.keep_going:
-            first = failed[0]
-            self.sink.event("launcher", f"'{first.name}' failed to start: rolling back")
+            error = start_report(
+                [(s.name, s.failure) for s in failed], self.snapshot(), self.plan, self._history.tail
+            )
+            names = ", ".join(f"'{s.name}'" for s in failed)
+            self.sink.event("launcher", f"{names} failed to start: rolling back", level="error")
             await self.stop()
-            raise _start_error(first)
+            raise error
         self.state = StackState.RUNNING
         self._write_state()
         took = self.clock.now() - self._start_clock
-        self.sink.event(
-            "launcher", f"{self.snapshot().ready}/{len(self._supervisors)} services ready in {took:.2f}s"
-        )
+        # The shared host is infrastructure: the count is of the configured services.
+        services = [s for s in self.snapshot().services if self.plan.spec(s.name).kind != "host"]
+        ready = sum(1 for s in services if s.state in HEALTHY)
+        self.sink.event("launcher", f"{ready}/{len(services)} services ready in {took:.2f}s", level="ok")
+
+    async def _until_started(self) -> None:
+        """Wait until every service's start is decided, or (unless keep_going) until one has
+        failed for good: the rollback then begins at once, not after the others' retries."""
+        failed = asyncio.Event()
+
+        def watch(change: StateChange) -> None:
+            if change.new is S.FAILED and not self.keep_going:
+                failed.set()
+
+        unsubscribe = self._changes.subscribe(watch)
+        self._progress.begin()
+        try:
+            await first(asyncio.gather(*(s.start_over() for s in self._supervisors.values())), failed.wait())
+        finally:
+            unsubscribe()
+            await self._progress.end()
 
     def _context(self) -> Context:
         assert self._prober is not None
@@ -316,25 +322,10 @@ class Orchestrator:
             on_change=self._changed,
             on_spawn=self._spawned,
             on_exit=self._exited,
-            on_probe=self._probed,
+            on_probe=self._probe_checks.tell,
             inherited=lambda name: self._sockets.inherited(self.plan.spec(name)),
             on_restarted=self._restarted,
         )
-
-    def _context_of(self, spec: ProcessSpec, context: Context) -> Context:
-        """Shared mode: the host is spawned with its control socket, and the hosted services
-        are started through it (they are no processes the reaper should know of)."""
-        if spec.kind == "host":
-            self._host = HostLink(self.spawner)
-            return dataclasses.replace(context, spawner=self._host.spawn_host)
-        if spec.host is not None and self._host is not None:
-            return dataclasses.replace(
-                context,
-                spawner=self._host.unit_spawner(spec.name, spec.start_timeout),
-                on_spawn=_ignore,
-                on_exit=_ignore,
-            )
-        return context
 
     def _dependencies(self, spec: ProcessSpec) -> list[tuple[Supervisor, Condition]]:
         return [
@@ -354,15 +345,15 @@ class Orchestrator:
             self._progress.draw()
         else:
             text = f"{change.old} -> {change.new}"
-            self.sink.event(change.service, f"{text}: {change.reason}" if change.reason else text)
-        for listener in list(self._listeners):
-            listener(change)
+            self.sink.event(
+                change.service,
+                f"{text}: {change.reason}" if change.reason else text,
+                level=LEVELS.get(change.new, "info"),
+                **{"from": str(change.old), "to": str(change.new), "reason": change.reason},
+            )
+        self._changes.tell(change)
         if self.run_state is not None and self.state is not StackState.STOPPED:
             self.run_state.write_soon(self.snapshot)
-
-    def _probed(self, service: str, use: ProbeUse, result: ProbeResult) -> None:
-        for observer in list(self._probe_observers):
-            observer(service, use, result)
 
     def _spawned(self, name: str, handle: Handle) -> None:
         if self._reaper is not None:
@@ -443,32 +434,3 @@ class Orchestrator:
     def _write_state(self) -> None:
         if self.run_state is not None:
             self.run_state.write(self.snapshot())
-
-
-def _start_error(supervisor: Supervisor) -> LauncherError:
-    errors = {"spawn": SpawnError, "timeout": ReadinessTimeout}
-    error = errors.get(supervisor.failure or "exit", StartFailed)
-    return error(supervisor.name, f"failed to start: {supervisor.reason}", supervisor.output(20))
-
-
-def _pending(spec: ProcessSpec) -> ServiceStatus:
-    return ServiceStatus(
-        name=spec.name,
-        state=S.PENDING,
-        pid=None,
-        port=spec.port,
-        url=spec.url,
-        restarts=0,
-        exit_code=None,
-        started_at=None,
-        ready_at=None,
-    )
-
-
-def _ignore(name: str, handle: Handle) -> None:
-    pass
-
-
-def _discard(items: list[T], item: T) -> None:
-    if item in items:
-        items.remove(item)

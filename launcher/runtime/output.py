@@ -27,19 +27,23 @@ from colorama import Fore, Style
 
 from launcher.core.masking import mask_text
 from launcher.runtime.logfiles import LogFiles
+from launcher.runtime.states import LEVELS, ServiceState
 
+# The services' colours: never red, which marks failures in the launcher's own lines.
 COLOURS = [
     Fore.CYAN,
     Fore.YELLOW,
     Fore.GREEN,
     Fore.MAGENTA,
     Fore.BLUE,
-    Fore.RED,
     Fore.LIGHTCYAN_EX,
     Fore.LIGHTYELLOW_EX,
     Fore.LIGHTGREEN_EX,
     Fore.LIGHTMAGENTA_EX,
+    Fore.LIGHTBLUE_EX,
 ]
+# The launcher's own lines by severity (an event's `level`): "info" stays plain.
+LEVEL_COLOURS = {"error": Fore.RED + Style.BRIGHT, "warning": Fore.YELLOW, "ok": Fore.GREEN}
 MEMORY_LIMIT = 4 * 1024 * 1024
 
 
@@ -109,6 +113,8 @@ class Formatter:
         return head + ("\n" + head).join(texts) + "\n"
 
     def event(self, service: str, text: str, fields: Mapping[str, object]) -> str:
+        """One of the launcher's own lines; `fields` go into its JSON record, and its `level`
+        (error, warning, ok, info) gives its colour."""
         text = mask_text(text)
         if self.json:
             stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
@@ -117,6 +123,11 @@ class Formatter:
             return json.dumps(record) + "\n"
         if service != "launcher":
             text = f"[{service}] {text}"
+        colour = LEVEL_COLOURS.get(str(fields.get("level", ""))) if self.colour else None
+        if colour:
+            # Every line of a block (a failure report) in the colour: a terminal resets it at
+            # each line end in some pagers.
+            text = "\n".join(f"{colour}{part}{Style.RESET_ALL}" for part in text.split("\n"))
         return f"{time.strftime('%H:%M:%S ')}{self._prefix_of('launcher')}{text}\n"
 
 
@@ -185,10 +196,13 @@ class StreamSink:
                 self._cond.notify()
             return
         for row in rows:  # one line per state change, not a redraw
-            if self._last_states.get(row.service, "pending") != row.state:
+            old = self._last_states.get(row.service, "pending")
+            if old != row.state:
                 self._last_states[row.service] = row.state
                 detail = f": {row.detail}" if row.detail else ""
-                self.event(row.service, f"{row.state}{detail}")
+                level = LEVELS.get(ServiceState(row.state), "info")
+                fields = {"from": old, "to": row.state, "reason": row.detail}
+                self.event(row.service, f"{row.state}{detail}", level=level, **fields)
 
     def end_progress(self) -> None:
         with self._cond:

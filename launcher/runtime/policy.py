@@ -4,6 +4,7 @@ backoff between attempts (tenacity's exponential wait, for start retries and res
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -64,3 +65,15 @@ def restart_delay(backoff: BackoffSpec, restarts: int) -> float:
     state = RetryCallState(AsyncRetrying(), None, (), {})
     state.attempt_number = max(1, restarts)
     return float(backoff_wait(backoff)(state))
+
+
+def followers(specs: Sequence[ProcessSpec], leaders: Iterable[str]) -> list[str]:
+    """The services that declare `depends_on = { x = { restart = true } }` on one of `leaders`,
+    transitively, in the order of `specs` (dependency order); the leaders themselves excluded."""
+    chosen = set(leaders)
+    found: list[str] = []
+    for spec in specs:  # a follower comes after its leader: one pass reaches the fixed point
+        if spec.name not in chosen and any(d.restart and d.name in chosen for d in spec.depends_on):
+            chosen.add(spec.name)
+            found.append(spec.name)
+    return found

@@ -58,6 +58,17 @@ MEETS: dict[Condition, frozenset[ServiceState]] = {
     "completed": frozenset({S.COMPLETED}),
 }
 
+# How a change to each state reads in the launcher's own lines: failures red, retries and
+# trouble yellow, readiness green (launcher/runtime/output.py colours them).
+LEVELS: dict[ServiceState, str] = {
+    S.FAILED: "error",
+    S.BACKOFF: "warning",
+    S.UNHEALTHY: "warning",
+    S.SKIPPED: "warning",
+    S.READY: "ok",
+    S.COMPLETED: "ok",
+}
+
 TRANSITIONS: dict[ServiceState, frozenset[ServiceState]] = {
     # PENDING -> WAITING when it has dependencies, -> STARTING when it has none.
     S.PENDING: frozenset({S.WAITING, S.STARTING, S.SKIPPED, S.STOPPED}),

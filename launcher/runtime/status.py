@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from launcher.plan.spec import ProcessSpec
 from launcher.runtime.states import HEALTHY, ServiceState
 
 
@@ -57,6 +58,11 @@ class ServiceStatus:
     pgid: int | None = None
     create_time: float | None = None
 
+    @classmethod
+    def pending(cls, spec: ProcessSpec) -> ServiceStatus:
+        """A service the stack has not got to yet."""
+        return cls(spec.name, ServiceState.PENDING, None, spec.port, spec.url, 0, None, None, None)
+
 
 @dataclass(frozen=True)
 class StackStatus:
@@ -69,6 +75,7 @@ class StackStatus:
     pid: int
     started_at: float
     services: tuple[ServiceStatus, ...]
+    at: float = 0.0  # when the snapshot was taken (wall clock)
 
     def service(self, name: str) -> ServiceStatus:
         """The status of `name`; KeyError when the stack has no such service."""

@@ -29,17 +29,11 @@ from launcher.runtime.context import Context, ObservedProber, ProberLike, ProbeU
 from launcher.runtime.policy import RestartBudget, after_exit, backoff_wait, restart_delay
 from launcher.runtime.probes import LogWatch, ProbeResult
 from launcher.runtime.process import Handle
-from launcher.runtime.states import ServiceState, StateChange, check_transition
+from launcher.runtime.states import ENDED, MEETS, ServiceState, StateChange, check_transition
 from launcher.runtime.status import ProbeReport, ServiceStatus
 from launcher.runtime.tasks import TaskScope, first
 
 S = ServiceState
-# Each condition and the states that meet it.
-MEETS: dict[Condition, frozenset[ServiceState]] = {
-    "started": frozenset({S.STARTING, S.READY, S.UNHEALTHY, S.COMPLETED}),
-    "ready": frozenset({S.READY, S.COMPLETED}),
-    "completed": frozenset({S.COMPLETED}),
-}
 
 
 class Supervisor:
@@ -341,7 +335,7 @@ class Supervisor:
             self.set_state(S.STOPPED, f"exit code {handle.returncode}")
         elif handle is not None:
             await self.closed(handle)
-        if self.state in (S.PENDING, S.WAITING, S.STARTING, S.READY, S.UNHEALTHY, S.BACKOFF):
+        if self.state is not S.STOPPING and self.state not in ENDED:
             self.set_state(S.STOPPED, self._stopped_how(handle))
         run_id = self.ctx.environ.get("LAUNCHER_RUN")
         if sweep and run_id and handle is not None:

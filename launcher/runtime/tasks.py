@@ -61,10 +61,10 @@ async def first(*awaitables: Awaitable[Any]) -> tuple[int, Any]:
     """
     futures = [asyncio.ensure_future(a) for a in awaitables]
     try:
-        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
     finally:
         await cancel_all([f for f in futures if not f.done()])
-    for index, future in enumerate(futures):
-        if future.done() and not future.cancelled():
-            return index, future.result()
-    raise asyncio.CancelledError  # every one of them was cancelled from outside
+    # The winner is decided before the others are cancelled: a cancelled gather() may end
+    # looking like a finished future that raises CancelledError.
+    index = next(i for i, f in enumerate(futures) if f in done)
+    return index, futures[index].result()

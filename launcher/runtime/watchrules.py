@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from launcher.plan.spec import ProcessSpec
+from launcher.runtime.policy import followers
 
 # Directories whose content never triggers: caches, VCS metadata, the launcher's own state.
 IGNORED_DIRS = frozenset({"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".launcher"})
@@ -73,17 +74,8 @@ def restart_order(specs: Sequence[ProcessSpec], changed: Iterable[str]) -> list[
     """
     by_name = {s.name: s for s in specs}
     chosen = {by_name[n].host or n for n in changed if n in by_name}
-    grew = True
-    while grew:  # to a fixed point: a follower may itself be followed
-        grew = False
-        for spec in specs:
-            if spec.name in chosen:
-                continue
-            hosted = spec.host is not None and spec.host in chosen
-            follows = any(d.restart and d.name in chosen for d in spec.depends_on)
-            if hosted or follows:
-                chosen.add(spec.name)
-                grew = True
+    chosen |= {s.name for s in specs if s.host is not None and s.host in chosen}
+    chosen |= set(followers(specs, chosen))
     return [s.name for s in specs if s.name in chosen]
 
 

@@ -401,7 +401,7 @@ depends_on = ["quitter"]
     output = launcher.output
     assert (
         "error[LCH-2002]: service 'quitter' failed to start: exited with code 0 within its first "
-        "second; is it daemonizing?" in output
+        "second; a one-off step? mark it `oneshot = true`" in output
     ), output
     assert "(after 2 attempts)" in output
     assert service_lines(output, "quitter").count("bye") == 2

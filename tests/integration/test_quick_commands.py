@@ -1,6 +1,6 @@
-"""The quick commands stay quick: `--version`, `--help`, `check` and `status` import none of the
-heavy libraries (web, retry, watch, metrics), and `launcher` and `python -m launcher` are one
-program.
+"""The quick commands stay quick: `--version`, `--help`, every `COMMAND --help`, `check` and
+`status` import none of the heavy libraries (web, retry, watch, metrics), and `launcher` and
+`python -m launcher` are one program.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from helpers import Launch, ProjectFactory, wait_until
+
+from launcher.cli.main import COMMANDS
 
 pytestmark = pytest.mark.integration
 
@@ -169,3 +171,23 @@ def test_status_without_a_stack_imports_nothing_heavy(project: ProjectFactory, t
     code, modules, _ = imported(["status"], root, tmp_path)
     assert code == 1
     assert modules.isdisjoint(NOT_FOR_STATUS), sorted(modules & NOT_FOR_STATUS)
+
+
+# What `launcher COMMAND --help` must not import: beyond what `status` may not, asyncio and the
+# modules that run or serve a stack (its module imports them in the functions that use them).
+NOT_FOR_HELP = {
+    *NOT_FOR_STATUS,
+    "asyncio",
+    "textual",
+    "launcher.plan.compiler",
+    "launcher.control.server",
+    "launcher.runtime.supervisor",
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_help_of_every_command_imports_nothing_heavy(command: str, tmp_path: Path) -> None:
+    code, modules, stdout = imported([command, "--help"], tmp_path, tmp_path)
+    assert code == 0
+    assert f"usage: launcher {command}" in stdout
+    assert modules.isdisjoint(NOT_FOR_HELP), sorted(modules & NOT_FOR_HELP)

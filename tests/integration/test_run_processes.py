@@ -6,6 +6,7 @@ runner; an `external` service only probed; a `oneshot` completed by its success 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -132,9 +133,8 @@ def test_an_app_is_served_by_uvicorn_on_the_socket_the_launcher_bound(
     launcher = launch(root)
     launcher.wait_output("1/1 services ready")
     uvicorn = next(p for p in launcher.children() if "uvicorn" in " ".join(p.cmdline()))
-    assert "--fd" in uvicorn.cmdline()
-    assert "--port" not in uvicorn.cmdline()
-    # The listening socket is the launcher's own (bound before uvicorn started), shared with it.
+    # The listening socket is the launcher's own (bound before uvicorn started), shared with it:
+    # uvicorn finds it through UVICORN_FD, its command line stays what it is without launcher.
     listening = [
         c.laddr.port
         for c in psutil.Process(launcher.process.pid).net_connections("tcp")
@@ -142,6 +142,10 @@ def test_an_app_is_served_by_uvicorn_on_the_socket_the_launcher_bound(
     ]
     assert len(listening) == 1
     assert low <= listening[0] <= high
+    argv = uvicorn.cmdline()
+    assert argv[argv.index("--port") + 1] == str(listening[0])
+    fd = int(uvicorn.environ()["UVICORN_FD"])
+    assert os.readlink(f"/proc/{uvicorn.pid}/fd/{fd}").startswith("socket:")
     with urllib.request.urlopen(f"http://127.0.0.1:{listening[0]}/", timeout=5) as response:
         assert response.read().decode() == f"served by {uvicorn.pid}"
     launcher.signal(signal.SIGINT)
@@ -283,6 +287,10 @@ start_retries = 0
 """)
     launcher = launch(root)
     assert launcher.wait() == 1
-    assert "exited with code 0 within its first second; is it daemonizing?" in launcher.output
+    assert (
+        "exited with code 0 within its first second; a one-off step? mark it `oneshot = true`"
+        in launcher.output
+    )
+    assert "(a daemon? run it in the foreground)" in launcher.output
     daemon = int(pidfile.read_text())
     wait_until(lambda: not alive(daemon), 5, message=f"the daemon {daemon} killed")

@@ -223,8 +223,9 @@ def test_a_failed_start_skips_its_dependents_rolls_back_and_reports_the_last_20_
     output = launcher.output
     assert "[api] skipped: dependency 'db' failed" in output
     assert "[worker] skipped: dependency 'api' skipped" in output
-    # Rolled back: what had started (cache) was stopped again; the skipped never started.
-    assert events.count("cache", "stopping") == 1
+    # Rolled back at once: what had started (cache, maybe still starting: the rollback does not
+    # wait for it) was stopped again; the skipped never started.
+    assert re.search(r"\[cache\] (starting|ready) -> stopping: sending SIGTERM", output), output
     assert not events.count("api", "started")
     assert not events.count("worker", "started")
     report = output[output.index("error[LCH-2002]") :]

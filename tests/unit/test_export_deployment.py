@@ -8,9 +8,9 @@ from pathlib import Path
 from helpers import ProjectFactory
 
 from launcher.config.loader import load
-from launcher.exports.deployment import Deployment, Target, deployment, image_problems
+from launcher.exports.deployment import CONTAINER_BIND, Deployment, Target, deployment, image_problems
 from launcher.exports.probecommands import check_argv, rehost, wait_script
-from launcher.plan.compiler import build_plan
+from launcher.plan.compiler import LOCALHOST, build_plan
 from launcher.plan.spec import Plan, ProbeSpec
 
 STACK = """
@@ -53,9 +53,9 @@ probe = { postgres = "postgresql://shop:hunter2@127.0.0.1:5432/shop" }
 _count = itertools.count()
 
 
-def plan(project: ProjectFactory, text: str = STACK) -> Plan:
+def plan(project: ProjectFactory, text: str = STACK, bind: str = LOCALHOST) -> Plan:
     root: Path = project(text, name=f"stack-{next(_count)}")
-    return build_plan(load(root / "launcher.toml", environ={}), environ={}, python="python")
+    return build_plan(load(root / "launcher.toml", environ={}), environ={}, python="python", bind=bind)
 
 
 def containers(plan_: Plan) -> Deployment:
@@ -80,7 +80,7 @@ def test_units_are_in_dependency_order_with_levels_and_externals_apart(project: 
 
 
 def test_secrets_are_names_never_values(project: ProjectFactory) -> None:
-    view = containers(plan(project))
+    view = containers(plan(project, bind=CONTAINER_BIND))
     api = view.unit("api")
     assert api.secrets == ("API_TOKEN", "DATABASE_URL")  # a secret name; a URL with a password
     assert "API_TOKEN" not in api.env
@@ -95,11 +95,13 @@ def test_secrets_are_names_never_values(project: ProjectFactory) -> None:
 def test_containers_reach_each_other_by_host_name_and_apps_listen_on_all_interfaces(
     project: ProjectFactory,
 ) -> None:
-    view = containers(plan(project))
+    view = containers(plan(project, bind=CONTAINER_BIND))
     api, cache = view.unit("api"), view.unit("cache")
     assert api.env["CACHE"] == f"redis://cache-host:{cache.spec.port}/0"
     assert api.env["API_URL"] == f"http://api-host:{api.spec.port}"
+    # The plan is compiled for containers: the argv and the socket the launcher would bind agree.
     assert api.argv[api.argv.index("--host") + 1] == "0.0.0.0"
+    assert [(listen.host, listen.port) for listen in api.spec.listen] == [("0.0.0.0", api.spec.port)]
     # Its own probe runs beside it: loopback; from elsewhere, by host name.
     assert api.spec.probe is not None
     assert api.spec.probe.target == f"http://127.0.0.1:{api.spec.port}/health"
@@ -118,6 +120,7 @@ def test_system_engines_keep_loopback(project: ProjectFactory) -> None:
     view = deployment(plan(project), "supervisord", version="9.9", target=Target("/srv"))
     api = view.unit("api")
     assert api.argv[api.argv.index("--host") + 1] == "127.0.0.1"
+    assert [listen.host for listen in api.spec.listen] == ["127.0.0.1"]
     assert api.env["CACHE"].startswith("redis://127.0.0.1:")
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from launcher.library.testing import FakeClock, FakeProber, FakeSpawner, RecordingSink, Script
 from launcher.plan.spec import BackoffSpec, DependencySpec, ProbeSpec, ProcessSpec
+from launcher.runtime.context import Context
 from launcher.runtime.history import History
 from launcher.runtime.states import ServiceState, StateChange
-from launcher.runtime.supervisor import Context, Supervisor
+from launcher.runtime.supervisor import Supervisor
 
 S = ServiceState
 
@@ -133,7 +134,8 @@ async def test_no_probe_exit_in_the_first_second_is_a_failed_start_with_a_daemon
             break
         await asyncio.sleep(0)
     assert daemon.state is S.FAILED
-    assert "is it daemonizing?" in daemon.reason
+    assert "mark it `oneshot = true`" in daemon.reason
+    assert "a daemon? run it in the foreground" in daemon.reason
 
 
 async def test_exit_after_ready_restarts_on_failure() -> None:

@@ -1,0 +1,47 @@
+"""How the command line shows an error: red on a terminal (unless NO_COLOR or --no-color), or
+one JSON record under `--log-format json`, on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from launcher.core.errors import LauncherError
+
+RED = "\033[1;31m"
+RESET = "\033[0m"
+
+
+def print_error(error: LauncherError, *, log_format: str | None = None, no_color: bool = False) -> None:
+    if log_format == "json":
+        record: dict[str, object] = {
+            "ts": datetime.now().astimezone().isoformat(timespec="milliseconds"),
+            "service": error.service or "launcher",
+            "level": "error",
+            "message": str(error),
+        }
+        details = getattr(error, "record", None)  # a failed start: every failure, structured
+        if callable(details):
+            record.update(details())
+        print(json.dumps(record), file=sys.stderr)
+        return
+    text = str(error)
+    if _colour(no_color):
+        text = "\n".join(f"{RED}{line}{RESET}" for line in text.split("\n"))
+    print(text, file=sys.stderr)
+
+
+def _colour(no_color: bool) -> bool:
+    """As launcher/runtime/output.py's use_colour, for stderr (without importing colorama)."""
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
