@@ -5,7 +5,7 @@
 A generated project (in a temporary directory) has six small FastAPI apps (`app = "appN:app"`,
 three routes each, a lifespan that sets `app.state.greeting`). Each run starts it twice with
 `python -m launcher run`, once with `--mode multi` (one uvicorn process per app) and once with
-`--mode shared` (one `launcher.child.shared_host` process serving every app under its mount), from two
+`--mode shared` (one `launcher.child.shared_host` process serving every app on its own port), from two
 project directories so that both stacks run side by side; the order of the two modes
 alternates from run to run. Once a stack printed `N/N services ready`, every app is checked
 to answer (its lifespan's state included) before anything is measured.
@@ -17,12 +17,13 @@ start    wall time from spawning `python -m launcher run` to its `N/N services r
          median over the runs. Baseline: multi mode. Target: shared <= 1.0 x multi.
 latency  median latency of a keep-alive GET of app0's `/health` over one reused
          `http.client.HTTPConnection` (after a warm-up), in blocks that rotate between the
-         contenders, through the shared host (`/app0/health` on the host's port). Baseline:
-         `python -m uvicorn --port P app0:app` started by this script, outside any launcher (the
-         same app served alone). Target: shared <= 1.1 x alone. For diagnosis it also times multi
-         mode's app0 (`uvicorn --fd N` under the launcher, a quarter of the requests) and
-         launcher.router's Router over the six apps served by `uvicorn --port` outside the
-         launcher: what the router costs without the launcher around it.
+         contenders, through the shared host (app0's port: the same URL as in multi mode).
+         Baseline: `python -m uvicorn --port P app0:app` started by this script, outside any
+         launcher (the same app served alone). Target: shared <= 1.1 x alone. For diagnosis it
+         also times multi mode's app0 (`uvicorn --fd N` under the launcher, a quarter of the
+         requests) and launcher.child.router's Router over the six apps, each on its own port,
+         served by one uvicorn outside the launcher: what the router costs without the launcher
+         around it.
 
 Every process the script starts is stopped by the end: each launcher by one SIGINT to its pid
 (a launcher stops its own services), then its descendants are checked to be gone.
@@ -100,17 +101,20 @@ import sys
 
 import uvicorn
 
-from launcher.child.router import Lifespan, Mount, Router
+from launcher.child.router import Lifespan, Route, Router
+from launcher.runtime.sockets import bind_port
 
 
 async def main(port: int) -> None:
     router = Router()
+    sockets = []
     for i in range(int(sys.argv[2])):
-        mount = Mount(f"app{i}", f"/app{i}", importlib.import_module(f"app{i}").app)
-        router.mount(mount)
-        await Lifespan(mount.app, mount.state).startup()
-        mount.serving = True
-    await uvicorn.Server(uvicorn.Config(router, host="127.0.0.1", port=port, lifespan="off")).serve()
+        route = Route(f"app{i}", port + i, importlib.import_module(f"app{i}").app)
+        router.add(route)
+        await Lifespan(route.app, route.state).startup()
+        route.serving = True
+        sockets.append(bind_port(port + i))  # as the launcher binds them (TCP_NODELAY)
+    await uvicorn.Server(uvicorn.Config(router, lifespan="off")).serve(sockets=sockets)
 
 
 asyncio.run(main(int(sys.argv[1])))
@@ -118,8 +122,8 @@ asyncio.run(main(int(sys.argv[1])))
 
 
 def write_project(root: Path, base: int) -> None:
-    """Six apps on the fixed ports base..base+5 (in shared mode the host takes app0's: the
-    first app's port), an automatic range above them for anything else."""
+    """Six apps on the fixed ports base..base+5 (in both modes), an automatic range above them
+    for anything else."""
     root.mkdir(parents=True, exist_ok=True)
     parts = [f'[launcher]\nname = "shared-bench"\nports = [{base + APPS}, {base + APPS + 3}]\n']
     for i in range(APPS):
@@ -141,9 +145,7 @@ class Stack:
         self.output = self.root / "output.txt"
 
     def url(self, i: int, path: str) -> tuple[int, str]:
-        """(port, request path) of app i's `path`."""
-        if self.mode == "shared":
-            return self.base, f"/app{i}{path}"
+        """(port, request path) of app i's `path`: the same in both modes."""
         return self.base + i, path
 
     def start(self) -> float:
@@ -299,8 +301,8 @@ def uvicorn_alone(root: Path, port: int) -> Server:
 
 
 def router_alone(root: Path, port: int) -> Server:
-    """The six apps under launcher.router's Router, their lifespans run by its Lifespan, served
-    by uvicorn on a port it binds itself: the shared host's dispatch without the launcher."""
+    """The six apps under launcher.child.router's Router, their lifespans run by its Lifespan,
+    served by one uvicorn on ports port..port+5: the shared host's dispatch without the launcher."""
     (root / "router_alone.py").write_text(ROUTER)
     return Server(root, port, [sys.executable, "router_alone.py", str(port), str(APPS)])
 
@@ -398,7 +400,7 @@ def one_run(
         clients = {
             "shared": Client(*stacks["shared"].url(0, "/health"), BLOCK),
             "alone": Client(servers["alone"].port, "/health", BLOCK),
-            "router": Client(servers["router"].port, "/app0/health", BLOCK),
+            "router": Client(servers["router"].port, "/health", BLOCK),
             # For scale only, and slow (see the README): a quarter of the requests.
             "multi": Client(*stacks["multi"].url(0, "/health"), BLOCK // 4),
         }
@@ -456,8 +458,8 @@ def report(results: Results, runs: int, requests: int, load: float) -> None:
     print(
         f"         for scale: multi mode's app0 (uvicorn --fd under the launcher) "
         f"{latency['multi'] * 1e6:.0f} us "
-        f"= {latency['multi'] / latency['alone']:.2f} x alone; launcher.router's Router over the six apps "
-        f"on uvicorn --port, outside the launcher, {latency['router'] * 1e6:.0f} us "
+        f"= {latency['multi'] / latency['alone']:.2f} x alone; launcher.child.router's Router over the "
+        f"six apps on one uvicorn, outside the launcher, {latency['router'] * 1e6:.0f} us "
         f"= {latency['router'] / latency['alone']:.2f} x alone; "
         f"{results.reconnects} idle connections closed by a server and opened again"
     )

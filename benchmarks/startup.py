@@ -99,7 +99,10 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=50, help="services of the project (default 50)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
+    # Without PYTHONDONTWRITEBYTECODE, so that the warm-up writes the bytecode caches (as an
+    # installed package has them): else every run would compile each recently edited module anew.
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAUNCHER_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["NO_COLOR"] = "1"
     with tempfile.TemporaryDirectory(prefix="launcher-bench-") as temp:
         project = write_project(Path(temp), args.services)

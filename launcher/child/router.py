@@ -1,11 +1,12 @@
-"""The shared host's ASGI side: one router over the mounted apps, and each app's lifespan.
+"""The shared host's ASGI side: one router over the hosted apps, and each app's lifespan.
 
-Mounted apps' lifespans do not run by themselves (the router is served with lifespan off):
+Every app is served at the root of its own port, as in multi mode: the host listens on each
+app's port and the router picks the app by the port a connection arrived on (the ASGI scope's
+`server`), so an app sees the same paths, `root_path` and URLs in both modes.
+
+Routed apps' lifespans do not run by themselves (the router is served with lifespan off):
 `Lifespan` drives one app's lifespan protocol as a server would, with a state dict of that app's
 own, which the router hands (as a shallow copy, as uvicorn does) to each of its requests.
-
-Mounting follows uvicorn's and Starlette's convention: the app sees `root_path` = its prefix
-and the full `path`, so FastAPI's docs and OpenAPI document work under the prefix.
 """
 
 from __future__ import annotations
@@ -27,46 +28,46 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass
-class Mount:
+class Route:
+    """One hosted app and the port it is served on."""
+
     name: str
-    prefix: str
+    port: int
     app: ASGIApp
     state: dict[str, Any] = field(default_factory=dict)
     serving: bool = False
 
 
 class Router:
-    """Dispatch each request to the app whose prefix is the longest that matches."""
+    """Dispatch each request to the app served on the port it arrived on."""
 
     def __init__(self) -> None:
-        self._mounts: list[Mount] = []
+        self._routes: dict[int, Route] = {}
 
-    def mount(self, mount: Mount) -> None:
-        self._mounts = sorted([*self._mounts, mount], key=lambda m: len(m.prefix), reverse=True)
+    def add(self, route: Route) -> None:
+        self._routes[route.port] = route
 
-    def find(self, path: str) -> Mount | None:
-        for mount in self._mounts:
-            if path == mount.prefix or path.startswith(mount.prefix + "/"):
-                return mount
-        return None
+    def find(self, port: int) -> Route | None:
+        return self._routes.get(port)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return
-        mount = self.find(scope["path"])
-        if mount is None:
-            await _plain(scope, send, 404, "no service is mounted at this path\n")
+        server = scope.get("server")
+        route = self._routes.get(server[1]) if server else None
+        if route is None:
+            await _plain(scope, send, 404, "no app is served on this port\n")
             return
         # Set, not reset: uvicorn runs each request in a task of its own, and its access log
         # and "Exception in ASGI application" come after the app returns, in that task.
-        hostio.current.set(mount.name)
-        if not mount.serving:
-            await _plain(scope, send, 503, f"service '{mount.name}' is not running\n")
+        hostio.current.set(route.name)
+        if not route.serving:
+            await _plain(scope, send, 503, f"service '{route.name}' is not running\n")
             return
-        child = dict(scope)
-        child["root_path"] = scope.get("root_path", "") + mount.prefix
-        child["state"] = dict(mount.state)
-        await mount.app(child, receive, send)
+        # The scope is this request's own (the server builds one per request): only its state,
+        # the server's empty one (lifespan off), becomes the app's.
+        scope["state"] = dict(route.state)
+        await route.app(scope, receive, send)
 
 
 async def _plain(scope: Scope, send: Send, status: int, text: str) -> None:

@@ -1,9 +1,10 @@
-"""The shared-mode host: `python -m launcher.child.shared_host [--port N] --units JSON`.
+"""The shared-mode host: `python -m launcher.child.shared_host --units JSON`.
 
-One process for the stack's apps and tasks (DESIGN.md 2). It serves every app, mounted under its
-prefix, with one uvicorn server on the socket the launcher bound ($LAUNCHER_LISTEN_FD), and runs every task
-as a background task. It starts and stops nothing by itself: the launcher tells it, over the
-socket named by LAUNCHER_CONTROL_FD, one JSON line per command:
+One process for the stack's apps and tasks (DESIGN.md 2). It serves every app at the root of its
+own port, with one uvicorn server over the sockets the launcher bound for them (one per app,
+$LAUNCHER_LISTEN_FD_<port>), and runs every task as a background task. It starts and stops
+nothing by itself: the launcher tells it, over the socket named by LAUNCHER_CONTROL_FD, one JSON
+line per command:
 
     launcher -> host   {"op": "start", "unit": NAME}
                        {"op": "stop", "unit": NAME}
@@ -37,8 +38,8 @@ from typing import Any
 from launcher.child import tagged_output as hostio
 from launcher.child import task_ready as taskready
 from launcher.child import task_runner as runner
-from launcher.child.router import Lifespan, LifespanFailed, Mount, Router
-from launcher.child.units import LISTEN_FD, REQUEST_GRACE, HostedUnit, decode_units
+from launcher.child.router import Lifespan, LifespanFailed, Route, Router
+from launcher.child.units import REQUEST_GRACE, HostedUnit, decode_units, listen_variable
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -54,7 +55,7 @@ class Hosted:
         self.context.run(hostio.current.set, unit.name)
         self.context.run(taskready.notifier.set, self._ready)
         self.target: Any = None
-        self.mount: Mount | None = None
+        self.route: Route | None = None
         self.lifespan: Lifespan | None = None
         self.task: asyncio.Task[Any] | None = None
         self.running = False
@@ -126,15 +127,17 @@ class Hosted:
         app = runner.resolve(self.unit.target, "app")
         if not callable(app):
             raise runner.LoadError(f"app {self.unit.target!r} is not an ASGI application")
+        if self.unit.port is None:
+            raise runner.LoadError(f"app {self.unit.target!r} has no port to be served on")
         self.target = app
-        self.mount = Mount(self.unit.name, self.unit.mount, app)
-        self.router.mount(self.mount)
+        self.route = Route(self.unit.name, self.unit.port, app)
+        self.router.add(self.route)
 
     async def _start_app(self) -> None:
-        mount = self.mount
-        assert mount is not None
-        mount.state = {}  # a fresh lifespan state for every start
-        lifespan = Lifespan(mount.app, mount.state)
+        route = self.route
+        assert route is not None
+        route.state = {}  # a fresh lifespan state for every start
+        lifespan = Lifespan(route.app, route.state)
         try:
             await lifespan.startup()
         except LifespanFailed as exc:
@@ -143,7 +146,7 @@ class Hosted:
             self._exited(3)
             return
         self.lifespan = lifespan
-        mount.serving = self.running = True
+        route.serving = self.running = True
         self.report({"event": "started", "unit": self.unit.name})
 
     def _start_task(self) -> None:
@@ -176,8 +179,8 @@ class Hosted:
 
     async def _stop(self) -> None:
         timeout = self.unit.stop_timeout
-        if self.mount is not None and self.lifespan is not None:
-            self.mount.serving = False
+        if self.route is not None and self.lifespan is not None:
+            self.route.serving = False
             lifespan, self.lifespan = self.lifespan, None
             try:
                 await lifespan.shutdown(timeout)
@@ -200,9 +203,9 @@ class Hosted:
 
 
 class _Server:
-    """uvicorn's server over the launcher's socket, without its signal handlers."""
+    """uvicorn's server over the launcher's sockets, without its signal handlers."""
 
-    def __init__(self, router: Router, fd: int | None, port: int | None) -> None:
+    def __init__(self, router: Router, sockets: list[socket.socket]) -> None:
         import uvicorn
 
         class Server(uvicorn.Server):
@@ -216,10 +219,9 @@ class _Server:
 
         up = asyncio.Event()
         self.up = up
-        where: dict[str, Any] = {"fd": fd} if fd is not None else {"host": "127.0.0.1", "port": port}
-        config = uvicorn.Config(router, lifespan="off", timeout_graceful_shutdown=REQUEST_GRACE, **where)
+        config = uvicorn.Config(router, lifespan="off", timeout_graceful_shutdown=REQUEST_GRACE)
         self.server = Server(config)
-        self.task: asyncio.Task[None] = asyncio.ensure_future(self.server.serve())
+        self.task: asyncio.Task[None] = asyncio.ensure_future(self.server.serve(sockets=sockets))
 
     async def started(self) -> bool:
         up = asyncio.ensure_future(self.up.wait())
@@ -233,11 +235,9 @@ class _Server:
 
 
 class Host:
-    def __init__(
-        self, units: list[HostedUnit], fd: int | None, port: int | None, control: socket.socket
-    ) -> None:
+    def __init__(self, units: list[HostedUnit], sockets: list[socket.socket], control: socket.socket) -> None:
         self.router = Router()
-        self.fd, self.port = fd, port
+        self.sockets = sockets
         self.control = control
         self.writer: asyncio.StreamWriter | None = None
         self.hosted = {u.name: Hosted(u, self.router, self._report) for u in units}
@@ -246,10 +246,18 @@ class Host:
         if self.writer is not None and not self.writer.is_closing():
             self.writer.write(json.dumps(message).encode() + b"\n")
 
-    async def run(self) -> int:
+    async def run(self, stdout: hostio.TaggedStream) -> int:
+        # What the apps and tasks print (uvicorn's access log: a line per request) goes out in
+        # batches; errors (stderr) at once.
+        stdout.batch_on(asyncio.get_running_loop())
+        try:
+            return await self._serve()
+        finally:
+            stdout.batch_on(None)
+
+    async def _serve(self) -> int:
         reader, self.writer = await asyncio.open_connection(sock=self.control)
-        serves = self.fd is not None or self.port is not None
-        server = _Server(self.router, self.fd, self.port) if serves else None
+        server = _Server(self.router, self.sockets) if self.sockets else None
         if server is not None and not await server.started():
             return 1
         self._report({"event": "serving"})
@@ -277,20 +285,24 @@ class Host:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.child.shared_host")
-    parser.add_argument("--port", type=int, help=f"the port to serve on (unless ${LISTEN_FD} gives a socket)")
     parser.add_argument("--units", required=True, help="the hosted services, as JSON")
     args = parser.parse_args(argv)
     control = os.environ.get("LAUNCHER_CONTROL_FD")
     if control is None:
         print("error: launcher.host runs under the launcher (launcher run --mode shared)", file=sys.stderr)
         return 2
-    sys.stdout = hostio.TaggedStream(sys.stdout)
+    sys.stdout = stdout = hostio.TaggedStream(sys.stdout)
     sys.stderr = hostio.TaggedStream(sys.stderr)
     try:
-        sock = socket.socket(fileno=int(control))
-        fd = os.environ.get(LISTEN_FD)
-        host = Host(decode_units(args.units), int(fd) if fd else None, args.port, sock)
-        return asyncio.run(host.run())
+        units = decode_units(args.units)
+        ports = [u.port for u in units if u.port is not None]
+        missing = [listen_variable(p) for p in ports if listen_variable(p) not in os.environ]
+        if missing:
+            print(f"error: the launcher passed no socket in {', '.join(missing)}", file=sys.stderr)
+            return 2
+        sockets = [socket.socket(fileno=int(os.environ[listen_variable(p)])) for p in ports]
+        host = Host(units, sockets, socket.socket(fileno=int(control)))
+        return asyncio.run(host.run(stdout))
     finally:
         sys.stdout.close()
         sys.stderr.close()

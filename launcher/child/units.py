@@ -14,9 +14,12 @@ from typing import Literal
 # When an app's server stops, requests still open (a stream nobody closes) get this long before
 # they are cancelled, in both modes, so that shutdown is bounded and lifespans still run.
 REQUEST_GRACE = 1
-# The variable that gives the host the descriptor of the listening socket the launcher bound
-# for it (launcher/plan/spec.py, Listen); without it the host binds its --port itself.
-LISTEN_FD = "LAUNCHER_LISTEN_FD"
+
+
+def listen_variable(port: int) -> str:
+    """The variable that gives the host the descriptor of the listening socket the launcher
+    bound for the app served on `port` (launcher/plan/spec.py, Listen): one per hosted app."""
+    return f"LAUNCHER_LISTEN_FD_{port}"
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,9 @@ class HostedUnit:
     name: str
     kind: Literal["app", "task"]
     target: str
-    mount: str
     cwd: str
     stop_timeout: float
+    port: int | None = None  # an app's: the host serves it at the root of this port
 
 
 def encode_units(units: Sequence[HostedUnit]) -> str:

@@ -7,6 +7,12 @@ import os
 
 from launcher.cli.options import add_profile
 
+EXAMPLES = """\
+examples:
+  launcher compile                  Procfile.d/default.Procfile and its env file
+  launcher compile ci -o deploy     deploy/ci.Procfile, for `honcho -f deploy/ci.Procfile start`
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_profile(parser)

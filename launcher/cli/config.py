@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+EXAMPLES = """\
+examples:
+  launcher config                   the merged configuration, secrets masked
+  launcher config ci --show-origin  with the profile ci, each value's file and line
+  launcher config --json | jq .services.api
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_profile(parser)
     parser.add_argument("--show-origin", action="store_true", help="show the file and line of every value")
@@ -36,10 +44,36 @@ def main(args: argparse.Namespace) -> int:
         for key, value in _flatten(data):
             origin = loaded.layered.origin(key)
             print(f"{origin!s:<28} {'.'.join(key)} = {json.dumps(value)}")
+        _print_environments(loaded)
     else:
         header = f"# {loaded.path.name}" + (f", profile {loaded.profile}" if loaded.profile else "")
         print(header + " (merged; secrets masked)\n" + tomli_w.dumps(data), end="")
     return 0
+
+
+def _print_environments(loaded: Any) -> None:
+    """What each process really gets over the launcher's own environment, and from where: the
+    injected variables, the env files, the tables, and the env-file entries that the launcher's
+    environment overrides (planned here without asking the machine which ports are free)."""
+    import json
+    import os
+
+    from launcher.core.errors import ConfigError
+    from launcher.core.masking import mask_value
+    from launcher.plan.compiler import build_plan
+    from launcher.plan.environment import explain
+
+    try:
+        plan = build_plan(loaded, environ=os.environ)
+    except ConfigError as error:
+        print(
+            f"# no environments: {len(error.diagnostics)} problem(s) in the configuration (`launcher check`)"
+        )
+        return
+    print("# the environment of each process, over the launcher's own")
+    for process, variables in explain(loaded, plan, os.environ).items():
+        for key, (value, origin) in variables.items():
+            print(f"{origin!s:<28} {process}: {key} = {json.dumps(mask_value(key, value))}")
 
 
 def _masked(value: Any, key: str = "") -> Any:

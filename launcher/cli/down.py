@@ -1,5 +1,8 @@
 """`launcher down [--timeout S]`: stop the running stack and return once its launcher is gone.
 
+Nothing running is not an error (exit 0, said on stdout), as `docker compose down` of a project
+without containers: a CI clean-up step that runs whether `up` succeeded or not does not fail.
+
 `POST /v1/stop` only starts the stop (202): the launcher stops the services in reverse
 dependency order, each within its own stop_timeout, then exits. The client does not know those
 timeouts, so it waits for the launcher process itself (pid and start time from the state file,
@@ -18,6 +21,13 @@ if TYPE_CHECKING:
 POLL = 0.05  # seconds between looks at the launcher process: a stop takes 100 ms or more
 
 
+EXAMPLES = """\
+examples:
+  launcher down                     stop the running stack; return once everything is gone
+  launcher down --timeout 30        give up (exit 1) after 30 s
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=120.0, metavar="S", help="give up after S seconds (default 120)"
@@ -26,9 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from launcher.control import client
+    from launcher.core.errors import NoStackRunning
 
-    stack = client.connect(args.file)
-    stack.post("/v1/stop", timeout=client.TIMEOUT)
+    try:
+        stack = client.connect(args.file)
+        stack.post("/v1/stop", timeout=client.TIMEOUT)
+    except NoStackRunning as exc:
+        if exc.note:  # a dead launcher's leftovers, just ended
+            print(exc.note)
+        print(f"nothing to stop: no stack of this project is running ({exc.state_file})")
+        return 0
     wait_gone(stack, args.timeout)
     print("stopped")
     return 0

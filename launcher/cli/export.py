@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from launcher.exports.deployment import ExportFile
 
 
+EXAMPLES = """\
+examples:
+  launcher export systemd           deploy/systemd/, units of the default profile
+  launcher export compose full -o deploy/compose
+  launcher export kubernetes --root /app --python /usr/local/bin/python
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("format", choices=FORMATS, metavar="FORMAT", help=", ".join(FORMATS))
     add_profile(parser)

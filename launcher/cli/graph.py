@@ -6,6 +6,13 @@ import argparse
 
 from launcher.cli.options import add_profile
 
+EXAMPLES = """\
+examples:
+  launcher graph                    the dependency graph, as text
+  launcher graph full --format mermaid > docs/stack.mmd
+  launcher graph --format dot | dot -Tsvg > stack.svg
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_profile(parser)

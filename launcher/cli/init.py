@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """\
+examples:
+  launcher init                     a launcher.toml to start from, here
+  launcher init --from Procfile     one that runs a Procfile's processes
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="from_procfile", metavar="PROCFILE", help="convert a Procfile")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
+from launcher.cli.report import print_warning
+from launcher.config import discovery
 from launcher.config.loader import Loaded, load
+from launcher.core.diagnostics import Diagnostic, in_file_order
+from launcher.core.errors import ConfigError
 from launcher.plan.compiler import build_plan
 from launcher.plan.modes import decide_mode
 from launcher.plan.spec import Plan
@@ -17,13 +22,19 @@ def load_args(
     args: argparse.Namespace,
     profile: str | None = None,
     overrides: dict[str, dict[str, object]] | None = None,
+    *,
+    partial: bool = False,
 ) -> Loaded:
-    """The configuration for `-f FILE` (or the one found from here) with `profile` applied."""
+    """The configuration for `-f FILE` (or the one found from here) with `profile` applied;
+    `partial` for a plan to follow, which reports the loader's problems with its own."""
     overrides = dict(overrides or {})
     if getattr(args, "log_format", None):
         overrides.setdefault("launcher", {})["log_format"] = args.log_format
     path = getattr(args, "file", None)
-    return load(Path(path) if path else None, profile=profile, overrides=overrides)
+    env_files = getattr(args, "env_file", None)
+    return load(
+        Path(path) if path else None, profile=profile, overrides=overrides, env_files=env_files, partial=partial
+    )
 
 
 def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
@@ -33,14 +44,17 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
     words = list(args.words)
     profile = args.profile
     if profile is None and words:
-        probe = load_args(args, None)
+        probe = load_args(args, None, partial=True)
         if words[0] in probe.profiles:
             profile = words.pop(0)
     overrides: dict[str, dict[str, object]] = {}
     if args.mode:
         overrides["launcher"] = {"mode": args.mode}
-    loaded = load_args(args, profile, overrides)
-    choice = decide_mode(loaded.config.launcher.mode, os.environ, sys.stdout.isatty())
+    loaded = load_args(args, profile, overrides, partial=True)
+    for warning in loaded.env_files.warnings:
+        print_warning(warning, log_format=args.log_format, no_color=args.no_color)
+    debug = bool(getattr(args, "debug", None) or loaded.debug)
+    choice = decide_mode(loaded.config.launcher.mode, os.environ, sys.stdout.isatty(), debug=debug)
     plan = build_plan(
         loaded,
         services=words,
@@ -50,8 +64,11 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
         environ=os.environ,
         is_taken=lambda port: not port_is_free(port),
     )
-    if getattr(args, "debug", None) or loaded.debug:
+    if debug:
         plan = _debugged(plan, loaded, args)
+    if getattr(args, "file", None) is None and discovery.is_procfile(loaded.path):
+        # Found, not named: say what is run, among the run's first lines.
+        plan = dataclasses.replace(plan, notes=(discovery.procfile_note("running"), *plan.notes))
     return loaded, plan
 
 
@@ -77,8 +94,14 @@ def _debugged(plan: Plan, loaded: Loaded, args: argparse.Namespace) -> Plan:
 def plan_args(args: argparse.Namespace, profile: str | None = None) -> tuple[Loaded, Plan]:
     """The multi-process plan; a stack that may run shared (mode auto or shared) must also
     plan in shared mode, whose rules are stricter (LCH-1029)."""
-    loaded = load_args(args, profile)
-    plan = build_plan(loaded, environ=os.environ)
-    if loaded.config.launcher.mode != "multi":
-        build_plan(loaded, environ=os.environ, mode="shared")
-    return loaded, plan
+    loaded = load_args(args, profile, partial=True)
+    plans: list[Plan] = []
+    problems: list[Diagnostic] = []
+    for mode in ("multi",) if loaded.config.launcher.mode == "multi" else ("multi", "shared"):
+        try:
+            plans.append(build_plan(loaded, environ=os.environ, mode=mode, find_modules=True))
+        except ConfigError as error:  # every problem of both plans at once
+            problems += error.diagnostics
+    if problems:
+        raise ConfigError(in_file_order(problems))
+    return loaded, plans[0]

@@ -37,6 +37,20 @@ if TYPE_CHECKING:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+EXAMPLES = """\
+examples:
+  launcher run                      the default profile (or every enabled service)
+  launcher run minimal              the profile minimal
+  launcher run api worker           these services, with what they depend on
+  launcher run --watch              restart a service when its files change
+  launcher run --debug api          api under debugpy (attach to 127.0.0.1:5678)
+  launcher run ci -- pytest -x      start the profile ci, run pytest against it, stop the
+                                    stack; exit with pytest's code
+"""
+# What main.py appends to the usage line: the words after `--`, which it takes off first.
+USAGE_TAIL = "[-- CMD ...]"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_options(parser)  # in options.py, since `up` declares them too
 
@@ -149,6 +163,7 @@ async def _run(
         except LauncherError as exc:
             report(exc)
             return exc.exit_code
+        _say_where(orchestrator)
         # What start-up allocated (the configuration, the plan, imported modules) lives as long
         # as the stack: out of the collector's sight, a full collection no longer stalls the
         # loop for 20-40 ms, which made probes late under API load (benchmarks/api.py).
@@ -169,6 +184,16 @@ async def _run(
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
             signal.signal(sig, signal.SIG_IGN)
+
+
+def _say_where(orchestrator: Orchestrator) -> None:
+    """Once ready: where each service is (its URL, or its port)."""
+    import dataclasses
+
+    from launcher.cli.where import where_lines
+
+    for line in where_lines(dataclasses.asdict(s) for s in orchestrator.snapshot().services):
+        orchestrator.sink.event("launcher", line)
 
 
 async def _serve(orchestrator: Orchestrator, signals: _Signals, *, watching: bool = False) -> int:

@@ -1,6 +1,9 @@
 """`launcher status [--json]`: the running stack and each of its services.
 
-A quick command: it imports the client and json, nothing of the runtime (see launcher/control/client.py).
+Exit codes as `systemctl status`: 0 the stack runs with every service ready or completed, 1 it
+runs otherwise (starting, stopping, a service failed or stopped), 3 no stack runs (JSON
+`{"state": "stopped", "services": []}`). A quick command: it imports the client and json,
+nothing of the runtime (see launcher/control/client.py).
 """
 
 from __future__ import annotations
@@ -11,13 +14,23 @@ import time
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
     from launcher.control.client import ProbeJson, ServiceJson, StackJson
+    from launcher.core.errors import NoStackRunning
 
-COLUMNS = ("SERVICE", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "LAST PROBE")
+COLUMNS = ("SERVICE", "STATE", "PID", "URL", "UPTIME", "RESTARTS", "LAST PROBE")
 # launcher/runtime/states.py's RUNNING (a process, whose age is its uptime) and EXITED (the exit
 # code tells why), as strings: importing that module costs 10 ms (tests/unit/test_vocabulary.py
 # keeps them equal).
 RUNNING = frozenset({"starting", "ready", "unhealthy", "stopping"})
 EXITED = frozenset({"stopped", "completed", "failed"})
+HEALTHY = frozenset({"ready", "completed"})
+NOT_RUNNING = 3  # as `systemctl status` of a unit that is not active
+
+
+EXAMPLES = """\
+examples:
+  launcher status                   the stack's line, then a row per service
+  launcher status --json | jq '.services[] | {name, state, url}'
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,20 +42,45 @@ def main(args: argparse.Namespace) -> int:
 
     from launcher.control import client
 
-    stack: StackJson = client.connect(args.file).get("/v1/status")
+    try:
+        running = client.connect(args.file)
+        stack: StackJson = running.get("/v1/status")
+    except Exception as exc:
+        # Imported here: the errors' module is not for the path that answers.
+        from launcher.core.errors import NoStackRunning
+
+        if not isinstance(exc, NoStackRunning):
+            raise
+        return _stopped(exc, as_json=args.json)
     if args.json:
         print(json.dumps(stack, indent=2))
     else:
-        print(render(stack, time.time()), end="")
-    return 0
+        print(render(stack, time.time(), running.root), end="")
+    healthy = stack["state"] == "running" and all(s["state"] in HEALTHY for s in stack["services"])
+    return 0 if healthy else 1
 
 
-def render(stack: StackJson, now: float) -> str:
-    """The stack's line, then a table of one row per service (pure, for tests)."""
+def _stopped(exc: NoStackRunning, *, as_json: bool) -> int:
+    import json
+    import sys
+
+    if exc.note:  # a dead launcher's leftovers, just ended
+        print(exc.note, file=sys.stderr)
+    if as_json:
+        print(json.dumps({"state": "stopped", "services": []}, indent=2))
+    else:
+        print(f"stopped: no stack of this project is running ({exc.state_file})")
+    return NOT_RUNNING
+
+
+def render(stack: StackJson, now: float, project: str | None = None) -> str:
+    """The stack's line (ending with its project's directory, which tells two copies of a
+    project apart), then a table of one row per service (pure, for tests)."""
     profile = f"profile {stack['profile']}" if stack.get("profile") else "no profile"
     head = (
         f"stack {stack['stack']} ({profile}, mode {stack['mode']}): {stack['state']}, "
         f"launcher pid {stack['pid']}, up {duration(now - stack['started_at'])}"
+        + (f", in {project}" if project else "")
     )
     rows = [COLUMNS, *(_row(service, now) for service in stack["services"])]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
@@ -64,7 +102,7 @@ def _row(service: ServiceJson, now: float) -> tuple[str, ...]:
         service["name"],
         state,
         _or_dash(service.get("pid")),
-        _or_dash(service.get("port")),
+        str(service.get("url") or (f"port {service['port']}" if service.get("port") else "-")),
         uptime,
         str(service.get("restarts", 0)),
         probe(service.get("last_probe"), now),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from launcher.config import graph
+from launcher.config.envfile import RESERVED
+from launcher.config.interpolation import references
 from launcher.config.layers import Layered
-from launcher.config.model import Config
+from launcher.config.model import Config, Service
+from launcher.config.sources import Key
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin, did_you_mean
 
@@ -29,14 +32,17 @@ def check_names(names: Iterable[str], layered: Layered) -> list[Diagnostic]:
     ]
 
 
-def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) -> list[Diagnostic]:
-    """Every cross-service problem; `known` names services that exist but failed validation."""
+def check_services(config: Config, layered: Layered) -> list[Diagnostic]:
+    """Every cross-service problem. `config` may be the part of an invalid configuration that
+    validates (`layered` is all of it): its services are judged, the others only named."""
     services = config.services
-    names = set(services) | set(known)
+    names = set(services) | set(_raw_services(layered))
     problems = check_names(sorted(names), layered)
     for name in services:
         problems.extend(_dependency_problems(name, config, layered, names))
         problems.extend(_probe_problems(name, config, layered))
+        problems.extend(_port_references(name, services[name], layered))
+    problems.extend(_reserved_variables(config, layered))
     edges = {n: [d for d in s.dependencies() if d in services and d != n] for n, s in services.items()}
     cycle = graph.find_cycle(edges)
     if cycle:
@@ -48,6 +54,7 @@ def check_services(config: Config, layered: Layered, known: Iterable[str] = ()) 
                 "remove one of these depends_on entries",
             )
         )
+    problems.extend(_raw_dependencies(layered, services))
     return problems
 
 
@@ -102,11 +109,40 @@ def _dependency_problems(name: str, config: Config, layered: Layered, names: set
     return problems
 
 
-def check_raw_dependencies(layered: Layered, skip: Iterable[str]) -> list[Diagnostic]:
-    """Unknown dependencies of services that failed validation, read from the raw data."""
-    services = layered.data.get("services")
-    if not isinstance(services, dict):
-        return []
+def _reserved_variables(config: Config, layered: Layered) -> list[Diagnostic]:
+    """PORT and LAUNCHER_SERVICE are set by the launcher for each process, before anything is
+    interpolated: declaring one would only hide the real value."""
+    keys: list[tuple[str, ...]] = [("env", key) for key in config.env]
+    keys += [("services", name, "env", key) for name, s in config.services.items() for key in s.env]
+    return [
+        Diagnostic(
+            Code.RESERVED_VARIABLE,
+            f"{'.'.join(key)}: {key[-1]} cannot be declared, the launcher sets it for each service "
+            + ("(its own port)" if key[-1] == "PORT" else "(its name, `name.N` for a replica)"),
+            layered.origin(key),
+            "remove it; "
+            + (
+                'give the service a port (port = "auto" or a number) and it gets PORT; '
+                "another service's port is X_PORT"
+                if key[-1] == "PORT"
+                else "a service reads its own name from LAUNCHER_SERVICE as it is"
+            ),
+        )
+        for key in keys
+        if key[-1] in RESERVED
+    ]
+
+
+def _raw_services(layered: Layered) -> dict[str, object]:
+    """The `[services]` table as written, valid or not."""
+    raw = layered.data.get("services")
+    return raw if isinstance(raw, dict) else {}
+
+
+def _raw_dependencies(layered: Layered, skip: Iterable[str]) -> list[Diagnostic]:
+    """Unknown dependencies of services that failed validation as a whole, read from the raw
+    data."""
+    services = _raw_services(layered)
     problems = []
     for name, raw in services.items():
         if name in skip or not isinstance(raw, dict):
@@ -158,6 +194,41 @@ def _probe_problems(name: str, config: Config, layered: Layered) -> list[Diagnos
     return problems
 
 
+def _port_references(name: str, service: Service, layered: Layered) -> list[Diagnostic]:
+    """`${PORT}` in a service without a port, which gets no PORT: the value would be empty
+    (`${PORT:-8000}` says what to use instead, and is fine)."""
+    if service.wants_port:
+        return []
+    return [
+        Diagnostic(
+            Code.PORT_WITHOUT_PORT,
+            f"{'.'.join(('services', name, *key))}: ${{PORT}} is used, but service '{name}' has no port",
+            layered.origin(("services", name, *key)),
+            f'add port = "auto" (or a fixed port) to [services.{name}]',
+        )
+        for key, text in _interpolated_values(service)
+        if any(variable == "PORT" and op not in ("-", ":-") for variable, op in references(text))
+    ]
+
+
+def _interpolated_values(service: Service) -> Iterator[tuple[Key, str]]:
+    """Each value of `service` that is interpolated, with its key: command, env, probes, cwd."""
+    yield from _texts(("command",), service.command)
+    for key, value in service.env.items():
+        yield from _texts(("env", key), value)
+    for field in ("probe", "liveness"):
+        probe = getattr(service, field)
+        if probe is not None:
+            yield from _texts((field, probe.kind), probe.value)
+    yield from _texts(("cwd",), service.cwd)
+
+
+def _texts(key: Key, value: object) -> Iterator[tuple[Key, str]]:
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str) and "${" in text:
+            yield key, text
+
+
 def check_narrowing(
     words: Iterable[str], allowed: set[str], profile: str | None, config: Config
 ) -> list[Diagnostic]:
@@ -175,11 +246,14 @@ def check_narrowing(
 
 
 def check_selection(
-    config: Config, selection: Iterable[str], origin: Origin | None, source: str
+    config: Config, layered: Layered, selection: Iterable[str], origin: Origin | None, source: str
 ) -> list[Diagnostic]:
-    """Names given in a profile's `select` or on the command line must be enabled services."""
+    """Names given in a profile's `select` or on the command line must be enabled services (a
+    service that failed validation as a whole has its problems reported where it is defined)."""
     problems = []
     for name in selection:
+        if name not in config.services and name in _raw_services(layered):
+            continue
         if name not in config.services:
             problems.append(
                 Diagnostic(

@@ -8,41 +8,59 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 _EXPR = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>.*))?", re.S)
-_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_FORMS = "write ${NAME}, ${NAME:-default} or ${NAME:?message}; $$ for a literal $"
 
 
 class InterpolationError(ValueError):
-    """A `${...}` expression that cannot be evaluated; `variable` names what was missing."""
+    """A `${...}` expression that cannot be evaluated, and what to do about it; `variable`
+    names the required variable that is not set (None: the expression itself is malformed)."""
 
-    def __init__(self, message: str, variable: str | None = None) -> None:
+    def __init__(self, message: str, hint: str, variable: str | None = None) -> None:
         super().__init__(message)
+        self.hint = hint
         self.variable = variable
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:
-    out: list[str] = []
+    return "".join(
+        literal if expression is None else _evaluate(expression, env) for literal, expression in _pieces(text)
+    )
+
+
+def references(text: str) -> Iterator[tuple[str, str | None]]:
+    """Each variable `text` refers to, with its operator (None, `:-`, `-`, `:?` or `?`); those of
+    defaults too. A malformed expression ends the list: it is a problem of its own."""
+    try:
+        for _, expression in _pieces(text):
+            match = _EXPR.fullmatch(expression or "")
+            if match is not None:
+                yield match.group("name"), match.group("op")
+                yield from references(match.group("arg") or "")
+    except InterpolationError:
+        return
+
+
+def _pieces(text: str) -> Iterator[tuple[str, str | None]]:
+    """`text` as literal pieces (`$$` already made `$`) and the insides of its `${...}`
+    expressions, each expression as `("", inside)`."""
     i = 0
     while i < len(text):
         dollar = text.find("$", i)
         if dollar < 0:
-            out.append(text[i:])
-            break
-        out.append(text[i:dollar])
+            yield text[i:], None
+            return
+        yield text[i:dollar], None
         following = text[dollar + 1 : dollar + 2]
-        if following == "$":
-            out.append("$")
-            i = dollar + 2
-        elif following == "{":
+        if following == "{":
             end = _closing_brace(text, dollar + 2)
-            out.append(_evaluate(text[dollar + 2 : end], env))
+            yield "", text[dollar + 2 : end]
             i = end + 1
         else:
-            out.append("$")
-            i = dollar + 1
-    return "".join(out)
+            yield "$", None
+            i = dollar + (2 if following == "$" else 1)
 
 
 def _closing_brace(text: str, start: int) -> int:
@@ -54,13 +72,15 @@ def _closing_brace(text: str, start: int) -> int:
             depth -= 1
             if depth == 0:
                 return j
-    raise InterpolationError(f"unclosed interpolation {text[start - 2 :]!r}")
+    raise InterpolationError(
+        f"unclosed interpolation {text[start - 2 :]!r}", "close it with `}`; write $$ for a literal $"
+    )
 
 
 def _evaluate(expression: str, env: Mapping[str, str]) -> str:
     match = _EXPR.fullmatch(expression)
     if match is None:
-        raise InterpolationError(f"invalid interpolation '${{{expression}}}'")
+        raise InterpolationError(f"invalid interpolation '${{{expression}}}'", _FORMS)
     name, op, arg = match.group("name"), match.group("op"), match.group("arg") or ""
     value = env.get(name)
     unset = value is None or (op is not None and op.startswith(":") and value == "")
@@ -69,7 +89,9 @@ def _evaluate(expression: str, env: Mapping[str, str]) -> str:
     if op in (":-", "-"):
         return interpolate(arg, env)
     if op in (":?", "?"):
-        raise InterpolationError(f"${{{name}}}: {arg or 'is required'}", name)
+        raise InterpolationError(
+            f"${{{name}}}: {arg or 'is required'}", f"set {name} in the environment, .env or [env]", name
+        )
     return ""
 
 
@@ -77,7 +99,8 @@ def split_words(text: str) -> list[str]:
     """Split a command like a shell would, keeping each `${...}` inside the word it stands in.
 
     `echo ${GREETING:-hello world}` is two words, not three: the expression is set aside before
-    splitting and put back after. Raises ValueError for unbalanced quotes.
+    splitting and put back after. Raises InterpolationError for an unclosed `${`, ValueError
+    for unbalanced quotes.
     """
     spans: list[str] = []
     out: list[str] = []

@@ -7,22 +7,22 @@ launcher.local.toml < LAUNCHER_* environment variables < command-line flags.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from launcher.config import discovery
-from launcher.config.checks import check_raw_dependencies, check_services
-from launcher.config.envfile import read_env_file
+from launcher.config.checks import check_services
+from launcher.config.envfile import EnvFiles, read_env_files
 from launcher.config.layers import Layered
 from launcher.config.model import Config, Service, Settings
 from launcher.config.procfile import procfile_document
 from launcher.config.profiles import profile_chain, profile_name, read_profiles, run_settings
-from launcher.config.sources import Document, parse_toml
-from launcher.config.validation import validate
+from launcher.config.sources import Document, parse_toml, pyproject_document
+from launcher.config.validation import valid_part, validate
 from launcher.core.codes import Code
-from launcher.core.diagnostics import Diagnostic, Origin, did_you_mean, display_path
+from launcher.core.diagnostics import Diagnostic, Origin, did_you_mean, display_path, in_file_order
 from launcher.core.errors import ConfigError
 
 LOCAL_NAME = "launcher.local.toml"
@@ -39,12 +39,18 @@ class Loaded:
     select: list[str] | None
     select_origin: Origin | None
     watch: bool
-    dotenv: dict[str, str] = field(default_factory=dict)
-    service_env_files: dict[str, dict[str, str]] = field(default_factory=dict)
+    env_files: EnvFiles = field(default_factory=EnvFiles)
+    # The layers that declare variables, lowest first: the main file, each profile of the
+    # chain, launcher.local.toml (their [env] and services' `env`, before they are merged).
+    env_layers: list[Layered] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)
     # A profile's `debug = "SERVICE"`, and the line that says so.
     debug: str | None = None
     debug_origin: Origin | None = None
+    # Each profile's `description` (`launcher profiles` shows them).
+    descriptions: dict[str, str] = field(default_factory=dict)
+    # What is wrong, when loaded with `partial=True`: `config` is then the part that validated.
+    problems: list[Diagnostic] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -56,7 +62,8 @@ class Loaded:
 
 
 def find_config(start: Path) -> Path:
-    """Walk up from `start` to the first launcher.toml, or pyproject.toml with [tool.launcher]."""
+    """Walk up from `start` to the first launcher.toml, pyproject.toml with [tool.launcher], or
+    Procfile (in that order in each directory)."""
     found = discovery.find_config(str(start))
     if found is None:
         raise discovery.not_found(str(start), "create one with `launcher init`, or name a file with -f FILE")
@@ -70,8 +77,14 @@ def load(
     cwd: Path | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    env_files: Sequence[str] | None = None,
+    partial: bool = False,
 ) -> Loaded:
-    """Read and validate the configuration; raise ConfigError listing every problem found."""
+    """Read and validate the configuration; raise ConfigError listing every problem found.
+    `env_files` (`-e`), relative to `cwd`, replace `[launcher] env_file`.
+
+    With `partial`, an invalid configuration that can be read comes back as the part of it that
+    validates, its problems in `problems`, so that `build_plan` reports them with its own."""
     cwd = cwd or Path.cwd()
     environ = os.environ if environ is None else environ
     config_path = (cwd / path) if path is not None else find_config(cwd)
@@ -90,9 +103,9 @@ def load(
     chain = profile_chain(name, name_origin, profiles, problems) if name is not None else []
     merged = _merged(base, chain, (local, env_layer, _flag_layer(overrides or {})))
     config = _validated(merged, problems)
-    dotenv, env_files = _env_files(config, merged, config_path.parent, cwd, problems)
-    if problems:
-        raise ConfigError(problems)
+    files = _env_files(config, merged, config_path.parent, cwd, env_files, problems)
+    if problems and not partial:
+        raise ConfigError(in_file_order([*problems, *check_services(config, merged)]))
     run = run_settings(chain)
     return Loaded(
         config,
@@ -102,11 +115,13 @@ def load(
         run.select,
         run.select_origin,
         run.watch,
-        dotenv,
-        env_files,
+        files,
+        [base, *chain, *([local] if local is not None else [])],
         sorted(profiles),
         run.debug,
         run.debug_origin,
+        {n: p.data["description"] for n, p in profiles.items() if isinstance(p.data.get("description"), str)},
+        problems,
     )
 
 
@@ -138,15 +153,8 @@ def _validated(merged: Layered, problems: list[Diagnostic]) -> Config:
     config: Config | None
     config, found = validate(Config, merged)
     problems.extend(found)
-    if config is not None:
-        return config
-    # Report the cross-service problems too (all problems at once), on what did validate.
-    config = _partial_config(merged)
-    services = merged.data.get("services")
-    known = list(services) if isinstance(services, dict) else []
-    problems.extend(check_services(config, merged, known))
-    problems.extend(check_raw_dependencies(merged, config.services))
-    return config
+    # Invalid: the rules between services judge what did validate (all problems at once).
+    return config if config is not None else _partial_config(merged)
 
 
 def _read_main(path: Path, cwd: Path) -> Document | Diagnostic:
@@ -162,15 +170,7 @@ def _read_main(path: Path, cwd: Path) -> Document | Diagnostic:
         return procfile_document(path, label, path.read_text(errors="replace"))
     document = parse_toml(path, label)
     if isinstance(document, Document) and path.name == "pyproject.toml":
-        section = Layered(document.data, document.origins).sub(("tool", "launcher"))
-        if not section.data:
-            return Diagnostic(
-                Code.NO_CONFIG,
-                f"{label} has no [tool.launcher] table",
-                Origin(label),
-                "add [tool.launcher] to it, or use a launcher.toml",
-            )
-        return Document(path, label, section.data, section.origins)
+        return pyproject_document(document)
     return document
 
 
@@ -244,63 +244,45 @@ def _env_value(key: str, raw: str) -> Any:
 
 
 def _partial_config(merged: Layered) -> Config:
-    """The valid part of an invalid configuration, so that cross-service checks still run."""
-    services = {}
-    for name, raw in (merged.data.get("services") or {}).items():
-        try:
-            services[name] = Service.model_validate(raw)
-        except Exception:
-            continue
-    try:
-        settings = Settings.model_validate(merged.data.get("launcher") or {})
-    except Exception:
-        settings = Settings()
-    return Config(launcher=settings, services=services)
+    """The valid part of an invalid configuration: each service and [launcher] without the keys
+    that fail (a service that fails as a whole is left out), [env] without the values that do."""
+    data = merged.data
+    services = data.get("services")
+    env = data.get("env")
+    return Config(
+        launcher=valid_part(Settings, data.get("launcher") or {}) or Settings(),
+        env={k: v for k, v in env.items() if isinstance(v, str | int | float | bool)} if isinstance(env, dict) else {},
+        services={
+            name: service
+            for name, raw in (services.items() if isinstance(services, dict) else ())
+            if (service := valid_part(Service, raw)) is not None
+        },
+    )
 
 
 def _env_files(
-    config: Config, merged: Layered, root: Path, cwd: Path, problems: list[Diagnostic]
-) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    files = config.launcher.env_file
-    dotenv: dict[str, str] = {}
-    for name in [files] if isinstance(files, str) else files:
-        path = root / name
-        if path.is_file():
-            dotenv.update(_read_env(path, merged.origin(("launcher", "env_file")), cwd, problems))
-    per_service: dict[str, dict[str, str]] = {}
-    for service_name, service in config.services.items():
-        if service.env_file is None:
-            continue
-        values: dict[str, str] = {}
-        origin = merged.origin(("services", service_name, "env_file"))
-        names = [service.env_file] if isinstance(service.env_file, str) else service.env_file
-        for name in names:
-            path = root / name
-            if not path.is_file():
-                problems.append(
-                    Diagnostic(
-                        Code.ENV_FILE,
-                        f"env_file {name!r} of service '{service_name}' does not exist",
-                        origin,
-                        f"create {display_path(path, cwd)} or remove env_file",
-                    )
-                )
-                continue
-            values.update(_read_env(path, origin, cwd, problems))
-        per_service[service_name] = values
-    return dotenv, per_service
-
-
-def _read_env(path: Path, origin: Origin, cwd: Path, problems: list[Diagnostic]) -> dict[str, str]:
-    try:
-        return read_env_file(path)
-    except ValueError as exc:
-        problems.append(
-            Diagnostic(
-                Code.ENV_FILE,
-                f"cannot parse env file {display_path(path, cwd)}: {exc}",
-                origin,
-                "write one KEY=value per line; quote values with spaces",
-            )
-        )
-        return {}
+    config: Config,
+    merged: Layered,
+    root: Path,
+    cwd: Path,
+    given: Sequence[str] | None,
+    problems: list[Diagnostic],
+) -> EnvFiles:
+    """`[launcher] env_file` (relative to the project, read when present), or the `-e` files
+    that replace it (relative to the working directory, each must exist); and each service's
+    `env_file` (each must exist)."""
+    if given is not None:
+        stack = [(cwd / name, True) for name in given]
+        origins = {"": Origin("command line")}
+    else:
+        configured = config.launcher.env_file
+        names = [configured] if isinstance(configured, str) else configured
+        stack = [(root / name, False) for name in names]
+        origins = {"": merged.origin(("launcher", "env_file"))}
+    services: dict[str, list[Path]] = {}
+    for name, service in config.services.items():
+        if service.env_file is not None:
+            names = [service.env_file] if isinstance(service.env_file, str) else service.env_file
+            services[name] = [root / file for file in names]
+            origins[name] = merged.origin(("services", name, "env_file"))
+    return read_env_files(stack, services, origins, cwd, problems)

@@ -15,11 +15,19 @@ from launcher.core.diagnostics import Diagnostic, Origin
 _USES_PORT = re.compile(r"\$(PORT\b|\{PORT[}:?-])")
 
 
+# Heroku's release phase: it runs to completion before the other processes start.
+RELEASE = "release"
+# The process Heroku routes HTTP to, on the $PORT it gives it.
+WEB = "web"
+
+
 def procfile_document(path: Any, label: str, text: str) -> Document | Diagnostic:
     """A Procfile as a configuration document: one `command` service per line.
 
-    Procfile commands run through a shell, as honcho runs them. A process whose command uses
-    `$PORT` gets `port = "auto"`, which is how honcho and foreman hand out ports.
+    Procfile commands run through a shell, as honcho runs them. `web`, and any process whose
+    command uses `$PORT`, gets `port = "auto"`, which is how Heroku, honcho and foreman hand out
+    ports. `release` is a oneshot that every other process depends on, as Heroku's release phase
+    runs before the new processes start.
     """
     from honcho.environ import parse_procfile
 
@@ -48,8 +56,12 @@ def procfile_document(path: Any, label: str, text: str) -> Document | Diagnostic
     origins: dict[Key, Origin] = {}
     for name, command in processes.items():
         service: dict[str, Any] = {"command": command, "shell": True}
-        if _USES_PORT.search(command):
+        if name == WEB or _USES_PORT.search(command):
             service["port"] = "auto"
+        if name == RELEASE:
+            service["oneshot"] = True
+        elif RELEASE in processes:
+            service["depends_on"] = [RELEASE]
         services[name] = service
         origin = Origin(label, lines.get(name))
         for key in ("", *service):

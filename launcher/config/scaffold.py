@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 SCAFFOLD = """\
 # launcher.toml: the services of this project. `launcher check` validates it;
@@ -40,8 +40,30 @@ def scaffold(name: str) -> str:
 
 
 def from_procfile(data: dict[str, Any], name: str) -> str:
-    document = {"launcher": {"name": name}, **data}
-    return f"# Converted from a Procfile by `launcher init --from`.\n{tomli_w.dumps(document)}"
+    """The configuration document of a Procfile (launcher/config/procfile.py) as launcher.toml:
+    what `launcher run` does with the Procfile, written out."""
+    lines = [
+        "# Converted from a Procfile by `launcher init --from`. Reference: docs/configuration.md.",
+        "",
+        "[launcher]",
+        f"name = {_value(name)}",
+    ]
+    for service, fields in data["services"].items():
+        lines += ["", f"[services.{_key(service)}]"]
+        if fields.get("oneshot"):
+            lines.append("# Heroku's release phase: it runs to completion before the others start.")
+        lines += [f"{key} = {_value(value)}" for key, value in fields.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _value(value: str | bool | list[str]) -> str:
+    # One line each, arrays inline (tomli_w spreads them over several). JSON's strings, arrays
+    # of strings and booleans are TOML's.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _value(name)
 
 
 def target(directory: Path) -> Path:

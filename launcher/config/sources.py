@@ -3,6 +3,9 @@
 `tomllib` gives values but no positions, so a light scan of the text maps each key path to its
 line: table headers, `key = value` lines (dotted keys included) and the keys of inline tables.
 It only needs to be right for valid TOML, since tomllib has parsed the text first.
+
+A pyproject.toml's `[tool.launcher]` table is read as a launcher.toml (`pyproject_document`),
+its keys' lines kept.
 """
 
 from __future__ import annotations
@@ -141,3 +144,54 @@ def parse_toml(path: Path, label: str, text: str | None = None) -> Document | Di
             Code.NO_CONFIG, f"cannot read {label}: {exc.strerror}", Origin(label), "check the path"
         )
     return Document(path, label, data, locate_keys(text, label))
+
+
+PYPROJECT_TABLE = ("tool", "launcher")
+# The tables of a configuration beside [launcher]. In pyproject.toml they are sub-tables of
+# [tool.launcher], whose own keys are [launcher]'s, as ruff and pytest write their settings.
+SECTIONS = ("env", "services", "profiles")
+
+
+def pyproject_document(document: Document) -> Document | Diagnostic:
+    """The `[tool.launcher]` table of a parsed pyproject.toml as a configuration document:
+    `[tool.launcher.env]`, `.services.NAME` and `.profiles.NAME` become `[env]`,
+    `[services.NAME]` and `[profiles.NAME]`, every other key of the table a key of `[launcher]`.
+    Each key keeps the line it has in the pyproject.toml."""
+    tool = document.data.get("tool")
+    table = tool.get("launcher") if isinstance(tool, dict) else None
+    if not isinstance(table, dict) or not table:
+        return Diagnostic(
+            Code.NO_CONFIG,
+            f"{document.label} has no [tool.launcher] table",
+            Origin(document.label),
+            "add [tool.launcher] to it, or use a launcher.toml",
+        )
+    if isinstance(table.get("launcher"), dict):
+        return Diagnostic(
+            Code.UNKNOWN_KEY,
+            "[tool.launcher.launcher] is not read: the settings go directly in [tool.launcher]",
+            document.origin((*PYPROJECT_TABLE, "launcher")),
+            "move its keys (name, ports, mode, ...) up into [tool.launcher]",
+        )
+    data: dict[str, Any] = {}
+    for key, value in table.items():
+        place = _pyproject_place(key, value)
+        target = data.setdefault("launcher", {}) if len(place) > 1 else data
+        target[key] = value
+    depth = len(PYPROJECT_TABLE)
+    origins = {
+        (*_pyproject_place(key[depth], table[key[depth]]), *key[depth + 1 :]): origin
+        for key, origin in document.origins.items()
+        if key[:depth] == PYPROJECT_TABLE and len(key) > depth and key[depth] in table
+    }
+    if "launcher" in data:
+        origins[("launcher",)] = document.origin(PYPROJECT_TABLE)
+    return Document(document.path, document.label, data, origins)
+
+
+def _pyproject_place(key: str, value: Any) -> Key:
+    """Where a key of [tool.launcher] goes: a section at the top level; a setting in [launcher].
+    Another table stays at the top level, where validation reports it as an unknown section."""
+    if key in SECTIONS or isinstance(value, dict):
+        return (key,)
+    return ("launcher", key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -12,6 +12,8 @@ from launcher.config.layers import Layered
 from launcher.config.sources import Key
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, did_you_mean
+
+M = TypeVar("M", bound=BaseModel)
 
 # Error types raised by our own validators, and the code each one reports.
 _CUSTOM_CODES = {
@@ -22,9 +24,12 @@ _CUSTOM_CODES = {
     "import_path": (Code.IMPORT_PATH, 'write it as "package.module:attribute"'),
     "port_range": (Code.INVALID_PORT, "write the range as [low, high] with low <= high"),
     "api_address": (Code.INVALID_PORT, 'listen on the loopback interface only, e.g. api = "127.0.0.1:7070"'),
-    "mount_path": (Code.WRONG_VALUE, 'write the mount as "/prefix"'),
     "workers": (Code.WRONG_VALUE, "remove workers, or make the service an app"),
     "shell": (Code.WRONG_VALUE, "remove shell, or give the service a command"),
+}
+# Keys that were removed, and why: the hint of an unknown key with one of these names.
+_REMOVED_KEYS = {
+    "mount": "every app is served at the root of its own port in both modes; `mount` is gone",
 }
 
 
@@ -34,6 +39,41 @@ def validate(model_type: type[BaseModel], layer: Layered, prefix: Key = ()) -> t
         return model_type.model_validate(layer.data), []
     except ValidationError as exc:
         return None, diagnostics_from(exc, layer, model_type, prefix)
+
+
+# What a failed value is replaced with in the valid part of a configuration (`valid_part`):
+# a value no rule complains about where its default would mislead one (no port would make
+# `${PORT}` and an http path probe errors; not a oneshot, a `completed` condition).
+_STAND_INS: dict[str, Any] = {"port": "auto", "oneshot": True}
+# Errors of a whole model that one key causes, and that key.
+_CAUSES = {"workers": "workers", "shell": "shell"}
+
+
+def valid_part(model_type: type[M], data: Any) -> M | None:
+    """`data` as `model_type` without the keys that fail validation (or with their stand-ins),
+    so that the rules between services can still judge what is valid; None when what fails is
+    the whole (no kind, or not a table)."""
+    if not isinstance(data, dict):
+        return None
+    data = dict(data)
+    while True:
+        try:
+            return model_type.model_validate(data)
+        except ValidationError as exc:
+            culprits = {_culprit(error) for error in exc.errors()}
+            if None in culprits or not culprits <= data.keys():
+                return None
+            for key in culprits:
+                stand_in = _STAND_INS.get(key)
+                if stand_in is None or data[key] == stand_in:
+                    del data[key]
+                else:
+                    data[key] = stand_in
+
+
+def _culprit(error: Any) -> str | None:
+    loc = error["loc"]
+    return str(loc[0]) if loc else _CAUSES.get(error["type"])
 
 
 def diagnostics_from(
@@ -83,7 +123,7 @@ def _diagnostic(
     if kind == "extra_forbidden":
         key = path[-1] if path else "?"
         known = _known_keys(model_type, path[:-1])
-        suggestion = did_you_mean(key, known)
+        suggestion = _REMOVED_KEYS.get(key) or did_you_mean(key, known)
         hint = suggestion or (f"known keys: {', '.join(sorted(known))}" if known else "remove it")
         return Diagnostic(Code.UNKNOWN_KEY, f"unknown key '{key}' in {_parent(prefix, path)}", where, hint)
     if path and path[-1] == "restart" and kind == "literal_error":

@@ -32,7 +32,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs ~6 ms (see launche
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from io import BufferedReader
-    from typing import Any, NoReturn, TypedDict
+    from typing import Any, NoReturn, NotRequired, TypedDict
 
     from _typeshed import WriteableBuffer
 
@@ -69,6 +69,11 @@ if TYPE_CHECKING:
         service: str
         line: str
 
+    class EnvJson(TypedDict):  # GET /v1/env; a service's adds its name and cwd
+        env: dict[str, str]
+        service: NotRequired[str]
+        cwd: NotRequired[str]
+
 
 # For requests that answer at once; start, stop and restart answer when the service has
 # started or stopped, which takes as long as its start_timeout or stop_timeout.
@@ -81,17 +86,34 @@ class Unreachable(Exception):
 
 
 def project_root(file: str | None, cwd: str | None = None) -> str:
-    """The directory of `-f FILE`, or of the configuration found walking up from `cwd`."""
+    """The project a client command acts on: the directory of `-f FILE`; else the nearest
+    directory from `cwd` up that holds `.launcher/state.json` (a running stack, whose state
+    records its configuration: after `launcher -f Procfile up -d` no -f is needed again); else
+    the per-user registry's stack whose project holds `cwd`; else the directory of the
+    configuration found walking up (a stack that is not running, or the last run's logs)."""
     cwd = cwd or os.getcwd()
     if file:
         path = os.path.join(cwd, file)
         if not os.path.isfile(path):
             _no_file(file, cwd)
         return os.path.dirname(os.path.abspath(path))
+    running = statejson.find_state(cwd) or _registered_root(cwd)
+    if running is not None:
+        return running
     found = discovery.find_config(cwd)
     if found is None:
         raise discovery.not_found(cwd, "run launcher from the project, or name its file with -f FILE")
     return os.path.dirname(found)
+
+
+def _registered_root(cwd: str) -> str | None:
+    """The project of the running stack in the per-user registry (the one `launcher ls` lists)
+    whose project holds `cwd`, for a stack whose `.launcher/` is not on the way up from `cwd`
+    (its path through a symbolic link, say). Imported here only: no stack was found on the way."""
+    from launcher.runtime import registry
+
+    entry = registry.containing(cwd)
+    return None if entry is None else entry["root"]
 
 
 def _no_file(file: str, where: str) -> NoReturn:

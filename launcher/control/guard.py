@@ -3,7 +3,8 @@
 Middleware, outermost first: `errors` turns every refusal into docs/api.md's JSON error;
 `guard(token)` refuses, in this order, a foreign Host or Origin (DNS rebinding, a web page:
 403), a TCP request without the bearer token (401), and a POST body that is not JSON (the
-cross-site forms and text/plain a page can send without a preflight: 415).
+cross-site forms and text/plain a page can send without a preflight: 415). A route wrapped in
+`unix_only` is then refused on TCP (403).
 """
 
 from __future__ import annotations
@@ -79,6 +80,19 @@ def guard(token: str | None) -> Middleware:
         return await handler(request)
 
     return guarded
+
+
+def unix_only(handler: Handler) -> Handler:
+    """A route served on the unix socket alone, whose permissions are its guard: the TCP
+    listener refuses it (403) even with the token, which a program other than the user's may
+    hold (the environment routes answer secrets in clear)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if _on_tcp(request):
+            raise Refused(403, f"{request.path} is served on the unix socket only, not on TCP")
+        return await handler(request)
+
+    return handle
 
 
 def _listener(request: web.Request) -> Any:

@@ -108,6 +108,19 @@ PATHS: dict[str, Any] = {
     "/v1/services/{name}/stop": _control("stopped", "Stop a service."),
     "/v1/services/{name}/restart": _control("ready", "Stop a service, then start it."),
     "/v1/services/{name}/logs": _logs("ServiceLogs", "A service's last lines.", [NAME, TAIL, FOLLOW], "404"),
+    "/v1/services/{name}/env": {
+        "get": {
+            "summary": "The environment and cwd of a service's process, values in clear (unix socket only).",
+            "parameters": [NAME],
+            "responses": {"200": _json("Its environment.", "ServiceEnvironment"), **_errors("404")},
+        }
+    },
+    "/v1/env": {
+        "get": {
+            "summary": "The stack's environment (as `run -- CMD` gets it), in clear (unix socket only).",
+            "responses": {"200": _json("The environment.", "Environment"), **_errors()},
+        }
+    },
     "/v1/logs": _logs("Logs", "Every service's last lines, in the order they came.", [TAIL, FOLLOW]),
     "/v1/events": {
         "get": {
@@ -236,6 +249,7 @@ STACK = {
         "services": {"type": "array", "items": _ref("Service")},
     },
 }
+ENV = {"type": "object", "additionalProperties": {"type": "string"}}
 LOG_LINE = {
     "type": "object",
     "required": ["service", "line"],
@@ -247,6 +261,12 @@ SCHEMAS: dict[str, Any] = {
     "ServiceDetail": SERVICE_DETAIL,
     "Stack": STACK,
     "LogLine": LOG_LINE,
+    "Environment": {"type": "object", "required": ["env"], "properties": {"env": ENV}},
+    "ServiceEnvironment": {
+        "type": "object",
+        "required": ["service", "cwd", "env"],
+        "properties": {"service": {"type": "string"}, "cwd": {"type": "string"}, "env": ENV},
+    },
     "ServiceLogs": {
         "type": "object",
         "required": ["service", "lines"],
@@ -290,7 +310,11 @@ RESPONSES = {
         "Error",
         **{"WWW-Authenticate": {"schema": {"type": "string"}}},
     ),
-    "403": _json("The Host (or Origin) is not the listener's own (DNS rebinding).", "Error"),
+    "403": _json(
+        "The Host (or Origin) is not the listener's own (DNS rebinding), or a route of the unix "
+        "socket alone (the environment) was asked on TCP.",
+        "Error",
+    ),
     "404": _json(f"No such service in this stack ({Code.UNKNOWN_SERVICE}).", "Error"),
     "409": _json(
         "It failed to start (its last lines in `output`), or not now: the stack is stopping.", "Error"

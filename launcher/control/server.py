@@ -8,7 +8,8 @@ opt-in, on a loopback TCP port that then requires a bearer token.
 
 routes() lists every route. Handlers read the orchestrator's snapshots and steer services
 through its front door, never processes directly. The safety rules are launcher/control/guard.py's, the
-objects answered (masked) launcher/control/views.py's.
+objects answered (masked, but for the environment that the unix socket alone serves)
+launcher/control/views.py's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from launcher.control import views as apiviews
-from launcher.control.guard import Refused, bind_unix, errors, guard
+from launcher.control.guard import Refused, bind_unix, errors, guard, unix_only
 from launcher.control.metrics import StackMetrics
 from launcher.control.openapi import DOCUMENT
 from launcher.control.views import Feed, Masker, sse
@@ -61,6 +62,8 @@ def routes(api: ApiServer) -> list[web.RouteDef]:
         web.post("/v1/services/{name}/stop", api.stop_service),
         web.post("/v1/services/{name}/restart", api.restart_service),
         web.get("/v1/services/{name}/logs", api.service_logs, allow_head=False),
+        web.get("/v1/services/{name}/env", unix_only(api.service_env), allow_head=False),
+        web.get("/v1/env", unix_only(api.env), allow_head=False),
         web.get("/v1/logs", api.logs, allow_head=False),
         web.get("/v1/events", api.events, allow_head=False),
         web.post("/v1/stop", api.stop_stack),
@@ -183,6 +186,14 @@ class ApiServer:
     async def service(self, request: web.Request) -> web.Response:
         spec = self._spec(request)
         return self._json(apiviews.detail(self._orchestrator.snapshot().service(spec.name), spec))
+
+    async def env(self, request: web.Request) -> web.Response:
+        # In clear, past the masking of _json: the unix socket alone serves it (unix_only).
+        return web.json_response(apiviews.environment(self._orchestrator.environment()))
+
+    async def service_env(self, request: web.Request) -> web.Response:
+        spec = self._spec(request)
+        return web.json_response(apiviews.environment(self._orchestrator.environment(spec.name), spec))
 
     async def healthz(self, request: web.Request) -> web.Response:
         not_ready = [s.name for s in self._orchestrator.snapshot().services if s.state not in HEALTHY]

@@ -64,6 +64,14 @@ def detail(status: ServiceStatus, spec: ProcessSpec) -> dict[str, Any]:
     }
 
 
+def environment(env: Mapping[str, str], spec: ProcessSpec | None = None) -> dict[str, Any]:
+    """The stack's environment, or a service's with its cwd: values in clear, for `launcher
+    exec` and `env`. Not for Masker: its routes are the unix socket's alone (guard.unix_only)."""
+    if spec is None:
+        return {"env": dict(env)}
+    return {"service": spec.name, "cwd": str(spec.cwd), "env": dict(env)}
+
+
 def change(event: StateChange) -> dict[str, Any]:
     return {
         "service": event.service,

@@ -38,9 +38,11 @@ class Diagnostic:
     message: str
     origin: Origin | None = None
     hint: str | None = None
+    # "error", or "warning": said (by `check`, and when the stack starts), but refusing nothing.
+    severity: str = "error"
 
     def render(self) -> str:
-        lines = [f"error[{self.code}]: {self.message}"]
+        lines = [f"{self.severity}[{self.code}]: {self.message}"]
         if self.origin is not None:
             lines.append(f"  --> {self.origin}")
         if self.hint:
@@ -54,6 +56,20 @@ def render_all(diagnostics: Iterable[Diagnostic]) -> str:
     if len(items) > 1:
         text += f"\n{len(items)} problems found"
     return text
+
+
+def in_file_order(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Each problem once, grouped by file (in the order each file's first problem was found)
+    and by line within a file; problems without a place last."""
+    unique = list(dict.fromkeys(diagnostics))
+    files = list(dict.fromkeys(d.origin.file for d in unique if d.origin is not None))
+
+    def place(d: Diagnostic) -> tuple[int, int, int]:
+        if d.origin is None:
+            return (len(files), 0, 0)
+        return (files.index(d.origin.file), d.origin.line or 0, d.origin.column or 0)
+
+    return sorted(unique, key=place)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

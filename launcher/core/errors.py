@@ -72,12 +72,14 @@ class PortTaken(PortError):
 
 
 class StackAlreadyRunning(LauncherError):
-    """Another launcher runs this project's stack (LCH-4002); `pid` is that launcher's."""
+    """Another launcher runs this project's stack (LCH-4002); `pid` is that launcher's,
+    `differs` how that stack differs from the one asked for (`up` of the same one is no error)."""
 
-    def __init__(self, state_file: Path, pid: int | None) -> None:
+    def __init__(self, state_file: Path, pid: int | None, differs: str | None = None) -> None:
         who = f" (launcher pid {pid})" if pid is not None else ""
+        how = f", with {differs}" if differs else ""
         super().__init__(
-            f"error[{Code.STACK_ALREADY_RUNNING}]: a stack of this project is already running{who}\n"
+            f"error[{Code.STACK_ALREADY_RUNNING}]: a stack of this project is already running{who}{how}\n"
             f"  --> {state_file}\n"
             "  hint: stop it with `launcher down` (or Ctrl-C in its terminal) first"
         )
@@ -96,6 +98,7 @@ class NoStackRunning(LauncherError):
             "  hint: start one with `launcher up -d` (in the background) or `launcher run`",
         ]
         super().__init__("\n".join(lines))
+        self.state_file = state_file
         self.note = note
 
 

@@ -12,6 +12,7 @@ import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from graphlib import CycleError
 from pathlib import Path
 
 from launcher.child.units import REQUEST_GRACE
@@ -19,11 +20,13 @@ from launcher.config import graph
 from launcher.config.checks import check_services
 from launcher.config.loader import Loaded
 from launcher.config.model import Probe, Service
-from launcher.core.diagnostics import Diagnostic
-from launcher.core.errors import ConfigError
+from launcher.config.modules import missing_module
+from launcher.core.codes import Code
+from launcher.core.diagnostics import Diagnostic, in_file_order
+from launcher.core.errors import ConfigError, PortRangeExhausted
 from launcher.core.vocabulary import Condition
 from launcher.plan import shared_mode as hosting
-from launcher.plan.environment import Interpolation, service_env, stack_env
+from launcher.plan.environment import Interpolation, injected_env, service_env, stack_env
 from launcher.plan.modes import Mode
 from launcher.plan.ports import PortRequest, assign_ports, never_taken
 from launcher.plan.selection import selected
@@ -51,27 +54,80 @@ def build_plan(
     python: str = sys.executable,
     is_taken: Callable[[int], bool] = never_taken,
     bind: str = LOCALHOST,
+    find_modules: bool = False,
 ) -> Plan:
     """The plan for the selected services, in dependency order, their apps listening on `bind`
-    (loopback under launcher; every interface of a container, for its exports).
+    (loopback under launcher; every interface of a container, for its exports). With
+    `find_modules`, each app's and task's module must be found under its cwd (LCH-1037; only
+    looked for, not imported).
 
     In shared mode (DESIGN.md 2) the hostable apps and tasks lose their processes to one host:
-    its spec comes first, the apps share its port, and their URLs carry their mount prefixes.
+    its spec comes first, and it listens on each app's own port, so every URL is the same in
+    both modes. `mode = "auto"` (the configured mode) that asked for shared runs multi when the
+    selection has nothing to share or something shared mode cannot host; the plan's
+    `mode_reason` then says so.
     """
+    config = loaded.config
+    ordered, found = _ordered(loaded, services, no_deps)
+    # A copy: read twice a process, os.environ would decode every variable each time.
+    environ = {} if environ is None else dict(environ)
+
+    def compiled(mode: Mode, reason: str) -> Plan:
+        return _compiled(loaded, ordered, found, mode, reason, environ, python, is_taken, bind, find_modules)
+
+    if mode != "shared" or config.launcher.mode != "auto":
+        return compiled(mode, mode_reason)
+    refused = hosting.refusal({name: config.services[name] for name in ordered})
+    if refused is None:
+        try:
+            return compiled("shared", mode_reason)
+        except ConfigError as error:
+            refused = _cannot_share(error)
+            if refused is None:
+                raise
+    return compiled("multi", refused)
+
+
+def _cannot_share(error: ConfigError) -> str | None:
+    """auto's reason to run multi when shared mode refused the stack (LCH-1029); None when the
+    error is about something else."""
+    for problem in error.diagnostics:
+        if problem.code == Code.CANNOT_SHARE:
+            return "mode multi: " + problem.message.removeprefix("in shared mode, ")
+    return None
+
+
+def _compiled(
+    loaded: Loaded,
+    ordered: list[str],
+    found: list[Diagnostic],
+    mode: Mode,
+    mode_reason: str,
+    environ: Mapping[str, str],
+    python: str,
+    is_taken: Callable[[int], bool],
+    bind: str,
+    find_modules: bool,
+) -> Plan:
     config, settings = loaded.config, loaded.config.launcher
-    ordered = _ordered(loaded, services, no_deps)
-    problems: list[Diagnostic] = []
+    problems = list(found)
     hosted = [n for n in ordered if mode == "shared" and hosting.hostable(config.services[n])]
     if hosted:
         problems.extend(hosting.reserved_name(ordered, loaded.layered.origin))
     instances = [(name, i) for name in ordered for i in _replicas(config.services[name])]
-    ports, urls = _addresses(loaded, instances, hosted, is_taken)
-    environ = {} if environ is None else environ
-    env = stack_env(loaded, ordered, ports, urls, environ, problems)
-    build = _Build(loaded, ports, urls, env, environ, python, bind, problems)
+    ports, urls, exhausted = _addresses(loaded, instances, is_taken, problems)
+    injected = injected_env(loaded, ordered, ports, urls)
+    env = stack_env(loaded, injected, environ, problems)
+    build = _Build(loaded, ports, urls, env, injected, environ, python, bind, problems)
     specs = _specs(build, instances, hosted)
+    if find_modules:
+        problems += _missing_modules(loaded, specs)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(in_file_order([*problems, *exhausted]))
+    if exhausted:
+        raise PortRangeExhausted(exhausted)
+    if mode == "shared" and not hosted:
+        mode_reason = "mode multi: nothing to share (no app or task that one process can hold)"
     return Plan(
         stack=loaded.stack_name,
         profile=loaded.profile,
@@ -89,47 +145,53 @@ def build_plan(
     )
 
 
-def _ordered(loaded: Loaded, words: Sequence[str], no_deps: bool) -> list[str]:
-    """The selected services in dependency order; ConfigError with every problem of the
-    services and of the selection at once."""
+def _missing_modules(loaded: Loaded, specs: Sequence[ProcessSpec]) -> list[Diagnostic]:
+    """LCH-1037 for each app and task whose module is not under its cwd."""
+    services, origin = loaded.config.services, loaded.layered.origin
+    return [
+        problem
+        for spec in specs
+        if spec.import_path is not None
+        for problem in missing_module(spec.service, services[spec.service], spec.cwd, origin)
+    ]
+
+
+def _ordered(loaded: Loaded, words: Sequence[str], no_deps: bool) -> tuple[list[str], list[Diagnostic]]:
+    """The selected services in dependency order, and every problem of the services and of the
+    selection (after those of a `partial` load): the plan is still made, to find its own."""
     services = loaded.config.services
-    problems = check_services(loaded.config, loaded.layered)
+    problems = [*loaded.problems, *check_services(loaded.config, loaded.layered)]
     selection = selected(loaded, words, no_deps, problems)
-    if problems:
-        raise ConfigError(problems)
-    return graph.order(
-        {n: [d for d in services[n].dependencies() if d in selection] for n in services if n in selection}
-    )
+    edges = {n: [d for d in services[n].dependencies() if d in selection] for n in services if n in selection}
+    try:
+        return graph.order(edges), problems
+    except CycleError:  # a problem found by check_services
+        return list(edges), problems
 
 
 def _addresses(
     loaded: Loaded,
     instances: list[tuple[str, int]],
-    hosted: list[str],
     is_taken: Callable[[int], bool],
-) -> tuple[dict[str, int], dict[str, str]]:
-    """The port and URL of each process that has one. The host serves every hosted app on one
-    port, the first app's (fixed or automatic), each under its mount."""
+    problems: list[Diagnostic],
+) -> tuple[Mapping[str, int], dict[str, str], list[Diagnostic]]:
+    """The port and URL of each process that has one: the same in both modes (in shared mode
+    the host listens on each hosted app's port); and the range's running out (LCH-3001), which
+    is the machine's problem rather than the configuration's."""
     services = loaded.config.services
-    apps = [n for n in hosted if services[n].kind == "app"]
     requests = []
     for name, i in instances:
         service = services[name]
-        origin = loaded.layered.origin(("services", name, "port"))
-        if name in apps:
-            if name == apps[0]:
-                requests.append(PortRequest(hosting.HOST, service.port or "auto", origin))
-        elif service.wants_port:
+        if service.wants_port:
+            origin = loaded.layered.origin(("services", name, "port"))
             requests.append(
                 PortRequest(instance_name(name, i, service.replicas), service.port or "auto", origin)
             )
     low, high = loaded.config.launcher.ports[0], loaded.config.launcher.ports[1]
-    ports = hosting.hosted_ports(assign_ports(requests, (low, high), is_taken), apps)
-    urls = {
-        name: f"http://{LOCALHOST}:{port}" + (_mount(services[name], name) if name in apps else "")
-        for name, port in ports.items()
-    }
-    return ports, urls
+    ports = assign_ports(requests, (low, high), is_taken)
+    problems.extend(ports.clashes)
+    urls = {name: f"http://{LOCALHOST}:{port}" for name, port in ports.assigned.items()}
+    return ports.assigned, urls, ports.exhausted
 
 
 @dataclass(frozen=True)
@@ -140,6 +202,7 @@ class _Build:
     ports: Mapping[str, int]
     urls: Mapping[str, str]
     env: Mapping[str, str]  # the stack's
+    injected: Mapping[str, str]  # LAUNCHER_STACK, PYTHONUNBUFFERED, every X_PORT and X_URL
     environ: Mapping[str, str]
     python: str
     bind: str
@@ -164,7 +227,6 @@ def _specs(build: _Build, instances: list[tuple[str, int]], hosted: list[str]) -
         root=loaded.root,
         stack_env=build.env,
         python=build.python,
-        port=build.ports.get(hosting.HOST),
         bind=build.bind,
         start_timeout=settings.start_timeout,
         stop_timeout=settings.stop_timeout,
@@ -180,7 +242,7 @@ def _spec(build: _Build, name: str, replica: int) -> ProcessSpec:
     service = loaded.config.services[name]
     instance = instance_name(name, replica, service.replicas)
     port, url = build.ports.get(instance), build.urls.get(instance)
-    env = service_env(loaded, name, instance, port, build.env, build.environ, build.problems)
+    env = service_env(loaded, name, instance, port, build.injected, build.environ, build.problems)
     values = Interpolation(
         {**build.environ, **env}, loaded.layered.origin, ("services", name), build.problems
     )
@@ -201,7 +263,6 @@ def _spec(build: _Build, name: str, replica: int) -> ProcessSpec:
         port=port,
         url=url,
         listen=_listen(service, port, build.bind),
-        mount=_mount(service, name),
         import_path=service.app or service.task,
         probe=probe,
         liveness=_probe(service.liveness, url, values, ("liveness",)) if service.liveness else None,
@@ -253,10 +314,6 @@ def _listen(service: Service, port: int | None, bind: str) -> tuple[Listen, ...]
     return (Listen(bind, port, "UVICORN_FD"),) if service.app is not None and port is not None else ()
 
 
-def _mount(service: Service, name: str) -> str:
-    return service.mount or f"/{name}"
-
-
 def _probe(probe: Probe, url: str | None, values: Interpolation, key: tuple[str, ...]) -> ProbeSpec:
     kind = probe.kind
     raw = getattr(probe, kind)
@@ -291,7 +348,9 @@ def _default_probe(service: Service, port: int | None, url: str | None) -> Probe
 def _dependencies(service: Service, services: Mapping[str, Service]) -> tuple[DependencySpec, ...]:
     out = []
     for name, dep in service.dependencies().items():
-        target = services[name]
+        target = services.get(name)
+        if target is None:
+            continue  # unknown, or invalid: a problem found by check_services
         condition = dep.condition or default_condition(target)
         for replica in _replicas(target):
             out.append(DependencySpec(instance_name(name, replica, target.replicas), condition, dep.restart))

@@ -6,13 +6,12 @@ plan can be made without touching the network (compile) or against the live mach
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
-from launcher.core.errors import ConfigError, PortRangeExhausted
 
 
 @dataclass(frozen=True)
@@ -20,6 +19,17 @@ class PortRequest:
     name: str
     want: Literal["auto"] | int
     origin: Origin
+
+
+@dataclass
+class Ports:
+    """A port for each request that could have one, and why the others could not."""
+
+    assigned: dict[str, int] = field(default_factory=dict)
+    # Two requests of one fixed port: a configuration error (LCH-1018).
+    clashes: list[Diagnostic] = field(default_factory=list)
+    # The range ran out (LCH-3001): the machine cannot give what the stack needs.
+    exhausted: list[Diagnostic] = field(default_factory=list)
 
 
 def never_taken(port: int) -> bool:
@@ -30,17 +40,17 @@ def assign_ports(
     requests: Sequence[PortRequest],
     port_range: tuple[int, int],
     is_taken: Callable[[int], bool] = never_taken,
-) -> Mapping[str, int]:
-    """A port for every request, in request order; raise when they cannot all be had."""
-    assigned: dict[str, int] = {}
+) -> Ports:
+    """A port for every request, in request order. Every problem is found: the second of two
+    requests of one fixed port gets that port too, so that the rest of the plan can be checked."""
+    ports = Ports()
     holders: dict[int, PortRequest] = {}
-    clashes = []
     for request in requests:
         if request.want == "auto":
             continue
-        other = holders.get(request.want)
-        if other is not None:
-            clashes.append(
+        other = holders.setdefault(request.want, request)
+        if other is not request:
+            ports.clashes.append(
                 Diagnostic(
                     Code.PORT_CLASH,
                     f"services '{other.name}' and '{request.name}' both use port {request.want}",
@@ -48,11 +58,7 @@ def assign_ports(
                     'give one of them another port, or port = "auto"',
                 )
             )
-            continue
-        holders[request.want] = request
-        assigned[request.name] = request.want
-    if clashes:
-        raise ConfigError(clashes)
+        ports.assigned[request.name] = request.want
     low, high = port_range
     candidates = iter(range(low, high + 1))
     for request in requests:
@@ -61,17 +67,16 @@ def assign_ports(
         port = next((p for p in candidates if p not in holders and not is_taken(p)), None)
         if port is None:
             wanted = sum(1 for r in requests if r.want == "auto")
-            raise PortRangeExhausted(
-                [
-                    Diagnostic(
-                        Code.PORT_RANGE_EXHAUSTED,
-                        f"no free port left in {low}-{high} for '{request.name}'"
-                        f" ({wanted} services want an automatic port)",
-                        request.origin,
-                        "widen [launcher] ports, or free ports held by other programs",
-                    )
-                ]
+            ports.exhausted.append(
+                Diagnostic(
+                    Code.PORT_RANGE_EXHAUSTED,
+                    f"no free port left in {low}-{high} for '{request.name}'"
+                    f" ({wanted} services want an automatic port)",
+                    request.origin,
+                    "widen [launcher] ports, or free ports held by other programs",
+                )
             )
+            break
         holders[port] = request
-        assigned[request.name] = port
-    return assigned
+        ports.assigned[request.name] = port
+    return ports

@@ -1,8 +1,9 @@
 """Shared mode as a plan transformation: the stack's apps and tasks go into one host process.
 
 The hosted services keep their specs (name, probe, dependencies, restart policy) but lose their
-processes; one more spec, the host, runs `python -m launcher.child.shared_host`, which
-mounts every app under its prefix in one router and runs every task as a background task. The
+processes; one more spec, the host, runs `python -m launcher.child.shared_host`, which listens
+on every hosted app's port (the port the app has in multi mode: a mode never changes a URL),
+routes each connection by the port it arrived on, and runs every task as a background task. The
 launcher starts and stops each hosted service through the host (see
 launcher/runtime/host_process.py), so each keeps its own state.
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from launcher.child.units import LISTEN_FD, HostedUnit, encode_units
+from launcher.child.units import HostedUnit, encode_units, listen_variable
 from launcher.config.model import Service
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
@@ -23,7 +24,8 @@ from launcher.core.masking import mask_value
 from launcher.plan.spec import DependencySpec, Listen, ProcessSpec
 
 HOST = "shared-host"
-# The host's values win over the hosted services' own: they describe the one process.
+# Variables of one service's process that the host, one process for all, does not take from
+# them (it has no PORT: an app that needs its port reads its X_PORT).
 HOST_VARIABLES = ("PORT", "LAUNCHER_SERVICE")
 Where = Callable[[tuple[str, ...]], Origin | None]  # the file and line of a configuration key
 
@@ -34,8 +36,25 @@ def hostable(service: Service) -> bool:
     return service.kind in ("app", "task") and service.replicas == 1 and not service.workers
 
 
+def refusal(selected: Mapping[str, Service]) -> str | None:
+    """Why `mode = "auto"` runs the `selected` services multi (the mode line's reason), or None
+    when shared mode hosts at least two of them, and every app and task as multi would run it."""
+    sharable = [name for name, service in selected.items() if service.kind in ("app", "task")]
+    for name in sharable:
+        service = selected[name]
+        if service.replicas > 1:
+            return f"mode multi: '{name}' runs {service.replicas} replicas, which one process cannot hold"
+        if service.workers:
+            return f"mode multi: '{name}' runs uvicorn workers, which one process cannot hold"
+    if len(sharable) < 2:
+        what = f"one {selected[sharable[0]].kind}" if sharable else "no app or task"
+        return f"mode multi: nothing to share ({what})"
+    return None
+
+
 def hosted(spec: ProcessSpec, *, keep_probe: bool) -> ProcessSpec:
-    """A hosted service's spec: no process of its own, and it needs the host to be started.
+    """A hosted service's spec: no process of its own (the host listens on its port), and it
+    needs the host to be started.
 
     Without a probe of its own, a hosted app is ready once its lifespan has started (the host
     says so): the default probe of multi mode, any HTTP answer, would pass on the host's 503.
@@ -56,7 +75,6 @@ def host_spec(
     root: Path,
     stack_env: Mapping[str, str],
     python: str,
-    port: int | None,
     bind: str,
     start_timeout: float,
     stop_timeout: float,
@@ -64,21 +82,15 @@ def host_spec(
     problems: list[Diagnostic],
 ) -> ProcessSpec:
     """The host process for `units` (the hosted services' specs, in dependency order), serving
-    its apps on `bind`."""
-    _check_mounts(units, origin, problems)
-    env = merged_env(units, stack_env, origin, problems)
-    if port is not None:
-        env["PORT"] = str(port)
+    each app on `bind` at its own port. The host is infrastructure: no port or URL of its own."""
     return ProcessSpec(
         name=HOST,
         service=HOST,
         kind="host",
-        argv=_host_argv(units, python, port),
+        argv=_host_argv(units, python),
         cwd=root,
-        env=env,
-        port=port,
-        url=f"http://127.0.0.1:{port}" if port is not None else None,
-        listen=(Listen(bind, port, LISTEN_FD),) if port is not None else (),
+        env=merged_env(units, stack_env, origin, problems),
+        listen=tuple(Listen(bind, u.port, listen_variable(u.port)) for u in units if u.port is not None),
         # A crashed host takes every hosted service down; it comes back if any of them has a
         # restart policy (each hosted service then follows its own).
         restart="on-failure" if any(u.restart != "no" for u in units) else "no",
@@ -90,21 +102,20 @@ def host_spec(
     )
 
 
-def _host_argv(units: Sequence[ProcessSpec], python: str, port: int | None) -> tuple[str, ...]:
-    """`python -m launcher.child.shared_host [--port N] --units JSON`."""
+def _host_argv(units: Sequence[ProcessSpec], python: str) -> tuple[str, ...]:
+    """`python -m launcher.child.shared_host --units JSON`."""
     hosted = [
         HostedUnit(
             name=u.name,
             kind="app" if u.kind == "app" else "task",
             target=u.import_path or "",
-            mount=u.mount or f"/{u.name}",
             cwd=str(u.cwd),
             stop_timeout=u.stop_timeout,
+            port=u.port if u.kind == "app" else None,
         )
         for u in units
     ]
-    port_option = ("--port", str(port)) if port is not None else ()
-    return (python, "-m", "launcher.child.shared_host", *port_option, "--units", encode_units(hosted))
+    return (python, "-m", "launcher.child.shared_host", "--units", encode_units(hosted))
 
 
 def merged_env(
@@ -122,7 +133,8 @@ def merged_env(
     env: dict[str, str] = {}
     for unit in units:
         for key, value in unit.env.items():
-            env.setdefault(key, value)
+            if key not in HOST_VARIABLES:
+                env.setdefault(key, value)
     owner: dict[str, str] = {}
     for unit in units:
         for key, value in unit.env.items():
@@ -145,27 +157,6 @@ def merged_env(
     return env
 
 
-def _check_mounts(
-    units: Sequence[ProcessSpec],
-    origin: Where,
-    problems: list[Diagnostic],
-) -> None:
-    seen: dict[str, str] = {}
-    for unit in units:
-        if unit.kind != "app" or unit.mount is None:
-            continue
-        if unit.mount in seen:
-            problems.append(
-                Diagnostic(
-                    Code.CANNOT_SHARE,
-                    f"in shared mode, '{seen[unit.mount]}' and '{unit.name}' share the mount {unit.mount}",
-                    origin(("services", unit.service, "mount")),
-                    "give one of them another mount",
-                )
-            )
-        seen.setdefault(unit.mount, unit.name)
-
-
 def reserved_name(names: Sequence[str], origin: Where) -> list[Diagnostic]:
     """The host's name is taken by the host in shared mode."""
     return [
@@ -178,11 +169,3 @@ def reserved_name(names: Sequence[str], origin: Where) -> list[Diagnostic]:
         for name in names
         if name == HOST
     ]
-
-
-def hosted_ports(ports: Mapping[str, int], apps: Sequence[str]) -> dict[str, int]:
-    """Every hosted app answers on the host's port."""
-    out = dict(ports)
-    if HOST in ports:
-        out.update({name: ports[HOST] for name in apps})
-    return out

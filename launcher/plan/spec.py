@@ -76,7 +76,6 @@ class ProcessSpec:
     replica: int | None = None
     port: int | None = None
     url: str | None = None
-    mount: str | None = None
     import_path: str | None = None
     probe: ProbeSpec | None = None
     liveness: ProbeSpec | None = None

@@ -137,13 +137,13 @@ class ServiceLog:
         self._file: BinaryIO | None = None
         self._inode: int | None = None
         self._pending = b""
-        self._stamp = ""
+        self._stamp: str | None = None  # the last stamp parsed, and its time
         self._at = float("-inf")
 
     def read(self, *, final: bool = False) -> list[LogLine]:
         """Everything the files hold (the rotated part first); `more()` goes on from there.
         `final`: a last line without its newline is returned too (no writer will end it)."""
-        self._open()
+        self._take(self.path)
         rotated = _inode(self.rotated_path)
         self.rotated = rotated is not None
         lines = []
@@ -154,18 +154,18 @@ class ServiceLog:
 
     def more(self) -> list[LogLine]:
         """The complete lines written since the last call."""
-        if self._file is None:
-            self._open()
-            return self._parse(self._read_on())
         lines = self._read_on()
-        if _inode(self.path) != self._inode:  # rotated (or removed) since it was opened
-            lines += self._read_on()  # what was written before the rename
-            lines += self._rest()
-            rotated = _inode(self.rotated_path)
-            if rotated is not None and rotated != self._inode:  # rotated twice: the middle file
-                lines += self._whole(self.rotated_path)
-            self.close()
-            self._open()
+        if _inode(self.path) == self._inode:
+            return self._parse(lines)
+        if self._inode is not None:  # rotated since it was opened
+            lines += self._read_on() + self._rest()  # what was written before the rename
+            # The file after it may have rotated too (a quick writer, or a look between a
+            # rotation and the next write): then it is `.log.1`, to be read whole first.
+            if self._take(self.rotated_path):
+                lines += self._read_on() + self._rest()
+        # The next file, or the first. Until one has begun, the one read stays open: so no new
+        # file can take its inode number meanwhile.
+        if self._take(self.path):
             lines += self._read_on()
         return self._parse(lines)
 
@@ -178,12 +178,19 @@ class ServiceLog:
             self._file.close()
             self._file = self._inode = None
 
-    def _open(self) -> None:
+    def _take(self, path: str) -> bool:
+        """Go on with the file at `path` (from its start), unless it is the one read already."""
         try:
-            file = open(self.path, "rb")  # noqa: SIM115 (kept open to follow the file)
+            file = open(path, "rb")  # noqa: SIM115 (kept open to follow the file)
         except FileNotFoundError:
-            return
-        self._file, self._inode = file, os.fstat(file.fileno()).st_ino
+            return False
+        inode = os.fstat(file.fileno()).st_ino
+        if inode == self._inode:
+            file.close()
+            return False
+        self.close()
+        self._file, self._inode = file, inode
+        return True
 
     def _read_on(self) -> list[str]:
         file = self._file
@@ -229,3 +236,28 @@ def _inode(path: str) -> int | None:
         return os.stat(path).st_ino
     except FileNotFoundError:
         return None
+
+
+class Follower:
+    """Several services' logs followed together: each poll gives their new lines, merged; with
+    `discover`, a service whose file appears meanwhile joins (all its lines are new)."""
+
+    def __init__(self, directory: str, logs: dict[str, ServiceLog], *, discover: bool) -> None:
+        self.directory = directory
+        self.logs = logs
+        self.discover = discover
+
+    def poll(self) -> list[LogLine]:
+        if self.discover:
+            for name in services_logged(self.directory):
+                if name not in self.logs:
+                    self.logs[name] = ServiceLog(self.directory, name)
+        return list(merge([log.more() for log in self.logs.values()]))
+
+    def rest(self) -> list[LogLine]:
+        """The last lines without a newline, once the writer has gone."""
+        return list(merge([log.rest() for log in self.logs.values()]))
+
+    def close(self) -> None:
+        for log in self.logs.values():
+            log.close()

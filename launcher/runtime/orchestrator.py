@@ -35,7 +35,7 @@ from launcher.plan.spec import Plan, ProcessSpec
 from launcher.runtime import leftovers, policy
 from launcher.runtime.clock import Clock, SystemClock
 from launcher.runtime.context import Context, ProbeObserver, ProberLike, ProbeUse
-from launcher.runtime.environment import launcher_environment
+from launcher.runtime.environment import child_environment, launcher_environment
 from launcher.runtime.events import Subscribers
 from launcher.runtime.history import History, LinesListener
 from launcher.runtime.host_process import HostLink, context_of
@@ -80,7 +80,7 @@ class Orchestrator:
         self.run_id = uuid.uuid4().hex[:12]
         self.started_at = time.time()
         self.state = StackState.STARTING
-        self.run_state = RunState(plan.root, sink, self.run_id) if state_file else None
+        self.run_state = RunState(plan.root, sink, self.run_id, plan.config_path) if state_file else None
         self._use_reaper = reaper
         self._history = History()
         self._supervisors: dict[str, Supervisor] = {}
@@ -123,6 +123,14 @@ class Orchestrator:
 
     def merged_output(self, n: int = 100) -> list[tuple[str, str]]:
         return self._history.merged(n)
+
+    def environment(self, name: str | None = None) -> dict[str, str]:
+        """The stack's environment (the plan's over the launcher's, as `run -- CMD` gets it),
+        or with `name` the one that service's process gets. Without LAUNCHER_RUN, the mark by
+        which the reaper ends a stack's processes: a command run with it (`launcher exec`, a
+        shell that evaluated `launcher env`) is not the stack's to end."""
+        declared = self.plan.env if name is None else self._spec(name).env
+        return child_environment(launcher_environment(self.environ), declared)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every state change (on the loop: it must not block); returns the

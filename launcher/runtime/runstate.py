@@ -1,10 +1,13 @@
 """The run state of a stack in its project: the launcher lock, `.launcher/state.json`, and the
 clean-up of what a crashed launcher of the same project left behind.
 
-    run_state = RunState(plan.root, sink)
+    run_state = RunState(plan.root, sink, run_id, plan.config_path)
     run_state.claim()              # refuse to run twice; reap a dead launcher's leftovers
     run_state.write(snapshot)      # or write_soon(make_snapshot), once per burst of changes
     run_state.release()            # remove the state file, then let the next launcher in
+
+Once its state file is written, the stack is also listed in the user's registry of running
+stacks (launcher/runtime/registry.py, read by `launcher ls`) until it is released.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import psutil
 
 from launcher.core.errors import StackAlreadyRunning
-from launcher.runtime import leftovers, statefile
+from launcher.runtime import leftovers, registry, statefile
 from launcher.runtime.output import Sink
 from launcher.runtime.status import StackState, StackStatus
 
@@ -31,14 +34,16 @@ STATE_WRITE_DELAY = 0.05
 
 
 class RunState:
-    def __init__(self, root: Path, sink: Sink, run_id: str) -> None:
+    def __init__(self, root: Path, sink: Sink, run_id: str, config: Path) -> None:
         self.root = root
+        self.config = config  # the configuration file, recorded for the client commands
         self.sink = sink
         self.run_id = run_id
         self.api: str | None = None  # the control API's unix socket, recorded for the clients
         self._lock: int | None = None  # the project's launcher lock (statefile.lock)
         self._pending: asyncio.TimerHandle | None = None
         self._unwritable = False  # said once: the state file could not be written
+        self._registered: int | None = None  # the pid listed in the registry
         self._create_time = psutil.Process().create_time()
 
     @property
@@ -75,6 +80,8 @@ class RunState:
                 )
         else:
             self._unwritable = False
+            if self._registered is None:
+                self._register(status)
 
     def write_soon(self, status: Callable[[], StackStatus]) -> None:
         """Write within STATE_WRITE_DELAY, once for every change until then."""
@@ -86,10 +93,25 @@ class RunState:
         """The stack has stopped: remove the state file, then the lock (last: the next launcher
         may start once the state is gone)."""
         self._cancel_pending()
+        if self._registered is not None:
+            registry.unregister(self.root, self._registered)
+            self._registered = None
         statefile.remove(self.root)
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
+
+    def _register(self, status: StackStatus) -> None:
+        try:
+            registry.register(self.root, status.stack, status.pid, self._create_time)
+        except OSError as exc:  # the stack runs on; only `launcher ls` will not see it
+            self.sink.event(
+                "launcher",
+                f"cannot write {registry.directory()}: {exc.strerror or exc}; "
+                "`launcher ls` will not list this stack",
+            )
+        # Tried once, listed or not: the error is said once.
+        self._registered = status.pid
 
     def _cancel_pending(self) -> None:
         if self._pending is not None:
@@ -119,6 +141,7 @@ class RunState:
             pid=status.pid,
             create_time=self._create_time,
             run_id=self.run_id,
+            config=str(self.config.absolute()),
             profile=status.profile,
             mode=status.mode,
             started_at=status.started_at,

@@ -44,6 +44,8 @@ class StackRecord:
     pid: int
     create_time: float
     run_id: str
+    # The configuration file it runs (absolute) and its profile: the client commands need no -f.
+    config: str | None = None
     profile: str | None = None
     mode: str = "multi"
     started_at: float = 0.0

@@ -24,6 +24,19 @@ def state_path(root: str | os.PathLike[str]) -> str:
     return os.path.join(root, STATE_DIR, STATE_FILE)
 
 
+def find_state(start: str) -> str | None:
+    """The nearest directory, from `start` up, that holds a state file: the project of a stack
+    that runs there (or whose launcher died, leaving the file), or None."""
+    directory = start
+    while True:
+        if os.path.isfile(state_path(directory)):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
 def read_json(root: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The state file of the project at `root` as JSON, or None (absent, unreadable, or not
     an object)."""

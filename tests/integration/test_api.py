@@ -578,7 +578,7 @@ def test_answers_conform_to_the_openapi_document(project: ProjectFactory) -> Non
         # The event stream never ends by itself; its route is tested above instead (and
         # schemathesis leaves out the document's own route).
         operations = [result.ok() for result in schema.exclude(path="/v1/events").get_all_operations()]
-        assert len(operations) == 10
+        assert len(operations) == 12
         for operation in operations:
             _conforms(operation.as_strategy(), base, auth, EXAMPLES)
             if "{name}" in operation.path:  # a generated name is unknown: also a real one

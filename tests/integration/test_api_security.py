@@ -201,6 +201,22 @@ def test_the_unix_socket_needs_no_token(served: Served) -> None:
     assert served.get("/v1/status").status == 200
 
 
+@pytest.mark.parametrize("path", ["/v1/env", "/v1/services/leaky/env"])
+def test_the_environment_is_the_unix_socket_s_alone_and_in_clear(served: Served, path: str) -> None:
+    assert served.get(path, connection=served.tcp()).status == 401
+    refused = served.get(path, headers=AUTH, connection=served.tcp())
+    assert refused.status == 403
+    assert refused.json()["error"] == f"{path} is served on the unix socket only, not on TCP"
+    assert SECRET.encode() not in refused.body
+    answer = served.get(path)
+    assert answer.status == 200
+    env = answer.json()["env"]
+    assert (env["DB_PASSWORD"], env["DATABASE_URL"]) == (
+        SECRET,
+        "postgres://app:pw-in-url@127.0.0.1:5432/app",
+    )
+
+
 def test_a_tcp_listener_without_a_token_is_refused(project: ProjectFactory, tmp_path: Path) -> None:
     plan = launcher.load(project(STACK) / "launcher.toml").plan()
     orchestrator = Orchestrator(plan, sink=make_sink(io.StringIO()), state_file=False)  # not started

@@ -218,6 +218,45 @@ def test_init_scaffold_and_from_procfile(
     assert data["services"]["worker"] == {"command": "python work.py", "shell": True}
 
 
+def test_init_from_a_procfile_writes_what_running_the_procfile_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Heroku's `release` becomes a oneshot that every other process depends on; `web` gets an
+    automatic port, $PORT in its command or not; the merged configuration is the Procfile's."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Procfile").write_text(
+        "release: python manage.py migrate\n"
+        "web: gunicorn app.wsgi --bind 127.0.0.1:8000\n"
+        "worker: celery -A app worker --loglevel info\n"
+    )
+    code, from_procfile, _ = run_cli(capsys, "config", "--json")
+    assert code == 0
+    assert run_cli(capsys, "init", "--from", "Procfile")[0] == 0
+    text = (tmp_path / "launcher.toml").read_text()
+    assert 'depends_on = ["release"]' in text  # written to be read: arrays inline
+    assert tomllib.loads(text)["services"] == {
+        "release": {"command": "python manage.py migrate", "shell": True, "oneshot": True},
+        "web": {
+            "command": "gunicorn app.wsgi --bind 127.0.0.1:8000",
+            "shell": True,
+            "port": "auto",
+            "depends_on": ["release"],
+        },
+        "worker": {
+            "command": "celery -A app worker --loglevel info",
+            "shell": True,
+            "depends_on": ["release"],
+        },
+    }
+    code, from_toml, _ = run_cli(capsys, "config", "--json")  # launcher.toml, found first now
+    assert code == 0
+    assert json.loads(from_toml)["services"] == json.loads(from_procfile)["services"]
+    code, out, _ = run_cli(capsys, "graph")
+    assert code == 0
+    assert "release (oneshot)" in out
+    assert "<- release [completed]" in out
+
+
 def test_recommend_explains_the_choice(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,9 +1,11 @@
 """The pytest plugin, through a real inner pytest (pytester, in a subprocess): the fixtures
-start real stacks, a failing test reports each service's last lines, and nothing is left
-running when the inner session ends, is interrupted or is killed."""
+start real stacks, a profile's stack starts before collection with its environment in
+os.environ (restored at the end), a failing test reports each service's last lines, and nothing
+is left running when the inner session ends, is interrupted or is killed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +14,7 @@ import textwrap
 
 import psutil
 import pytest
-from helpers import PROGRAMS, free_port_block, wait_until
+from helpers import PROGRAMS, free_port_block, toml_list, wait_until
 
 pytestmark = pytest.mark.integration
 # A block of ports of its own for this session: a fixed range would be shared with
@@ -38,6 +40,9 @@ command = ["{sys.executable}", "-c", "import time; print('echo up', flush=True);
 command = ["{sys.executable}", "-c", "import sys; print('broken: no database', flush=True); sys.exit(3)"]
 port = "auto"  # ready once the port accepts: it exits first
 start_retries = 0
+
+[env]  # as a project's settings read it, at import time
+DATABASE_URL = "postgresql://app@127.0.0.1:${{API_PORT}}/app"
 
 [profiles.web]
 select = ["api", "echo"]
@@ -81,62 +86,152 @@ def test_launcher_stack_serves_every_test_of_the_session(inner: pytest.Pytester)
     result.assert_outcomes(passed=2)
 
 
-def test_profile_option_and_a_failing_start_names_the_service_and_its_output(
+def test_a_failing_start_of_the_profile_ends_the_session_with_the_service_and_its_output(
     inner: pytest.Pytester,
 ) -> None:
     inner.makepyfile("def test_uses_it(launcher_stack):\n    pass\n")
     result = run_inner(inner, "--launcher-profile", "bad")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*LCH-2002*service 'broken' failed to start*", "*broken: no database*"])
-
-
-def test_a_failing_test_reports_the_last_lines_of_each_service(inner: pytest.Pytester) -> None:
-    inner.makepyfile(
-        textwrap.dedent(
-            """
-            def test_fails(launcher_factory):
-                launcher_factory(profile="web")
-                assert False, "the test itself failed"
-            """
-        )
-    )
-    result = run_inner(inner)
-    result.assert_outcomes(failed=1)
+    assert result.ret == 1  # before collection: no test ran
     result.stdout.fnmatch_lines(
         [
-            "*launcher: launcher_factory #1*",
-            "api (ready, pid *): last * lines",
-            "echo (ready, pid *)*",
-            "*| echo up",
+            "launcher: the stack of profile 'bad' did not start",
+            "*LCH-2002*service 'broken' failed to start*",
+            "*broken: no database*",
         ]
     )
 
 
-def test_launcher_factory_starts_several_stacks_and_stops_them_after_the_test(
-    inner: pytest.Pytester,
+SETTINGS = """
+import os
+
+# Read once, at import, as a project's settings module does.
+DATABASE_URL = os.environ.get("DATABASE_URL")
+API_URL = os.environ.get("API_URL")
+"""
+
+
+def test_the_profiles_stack_is_in_os_environ_before_collection_and_restored_after(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://ci@db/outer")  # the declared value wins
+    monkeypatch.delenv("API_URL", raising=False)
+    inner.makeini("[pytest]\nlauncher_timeout = 30\nlauncher_profile = web\n")
+    after = inner.path / "after.json"
+    inner.makeconftest(
+        f"""
+        import json, os
+
+        def pytest_unconfigure(config):  # after the session: what the plugin left in os.environ
+            names = ("DATABASE_URL", "API_URL", "API_PORT", "LAUNCHER_STACK")
+            with open({str(after)!r}, "w") as file:
+                json.dump({{name: os.environ.get(name) for name in names}}, file)
+        """
+    )
+    inner.makepyfile(settings=SETTINGS)
     inner.makepyfile(
-        textwrap.dedent(
+        test_app=textwrap.dedent(
             """
-            import os, psutil
+            import os, urllib.request
+            from settings import API_URL, DATABASE_URL
 
-            PIDS = []
+            def test_settings_saw_the_stack(launcher_stack):
+                port = launcher_stack.port("api")
+                assert DATABASE_URL == f"postgresql://app@127.0.0.1:{port}/app"
+                assert API_URL == launcher_stack.url("api") == os.environ["API_URL"]
+                assert os.environ["LAUNCHER_STACK"] == launcher_stack.env["LAUNCHER_STACK"]
 
-            def test_two(launcher_factory):
-                a = launcher_factory(profile="web")
-                b = launcher_factory(services=["echo"], overrides={"launcher": {"ports": [18430, 18440]}})
-                assert a.port("api") != 0
-                PIDS.extend(s.pid for s in [*a.status(), *b.status()])
-                assert len(PIDS) == 3 and all(psutil.pid_exists(p) for p in PIDS)
-
-            def test_gone_after_the_test():
-                assert PIDS and not any(
-                    psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in PIDS)
+            def test_no_fixture_needed():
+                with urllib.request.urlopen(API_URL + "/health") as response:
+                    assert response.status == 200
             """
         )
     )
     result = run_inner(inner)
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["launcher: stack * (profile web) ready, 2 services; its environment in os.environ"]
+    )
+    assert json.loads(after.read_text()) == {
+        "DATABASE_URL": "postgresql://ci@db/outer",
+        "API_URL": None,
+        "API_PORT": None,
+        "LAUNCHER_STACK": None,
+    }
+
+
+def test_launcher_no_env_starts_the_stack_but_leaves_os_environ_alone(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    inner.makepyfile(settings=SETTINGS)
+    inner.makepyfile(
+        test_app=textwrap.dedent(
+            """
+            import os
+            from settings import DATABASE_URL
+
+            def test_not_in_the_environment(launcher_stack):
+                assert DATABASE_URL is None and "LAUNCHER_STACK" not in os.environ
+                assert launcher_stack.env["DATABASE_URL"].startswith("postgresql://app@127.0.0.1:")
+                assert {s.name for s in launcher_stack.status()} == {"api", "echo"}
+            """
+        )
+    )
+    result = run_inner(inner, "--launcher-profile", "web", "--launcher-no-env")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["launcher: stack * (profile web) ready, 2 services; its environment not in*"]
+    )
+
+
+@pytest.mark.parametrize("show", [["--collect-only"], ["--fixtures"], ["--setup-plan"]])
+def test_the_profiles_stack_starts_only_where_tests_run(inner: pytest.Pytester, show: list[str]) -> None:
+    inner.makepyfile("def test_uses_it(launcher_stack):\n    pass\n")
+    result = run_inner(inner, "--launcher-profile", "bad", *show)  # it would fail to start
+    assert result.ret == 0, result.stdout.str()
+    assert "did not start" not in result.stdout.str()
+
+
+def test_a_failing_test_reports_the_profiles_services_fixture_or_not(inner: pytest.Pytester) -> None:
+    inner.makepyfile("def test_fails():\n    assert False, 'the test itself failed'\n")
+    result = run_inner(inner, "--launcher-profile", "web")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*launcher: launcher_stack*", "echo (ready, pid *)*", "*| echo up"])
+
+
+def test_under_xdist_the_stack_starts_once_in_the_controller(pytester: pytest.Pytester) -> None:
+    """Its workers get its environment (they read it at import), and start nothing."""
+    pytest.importorskip("xdist")
+    starts = pytester.path / "starts"
+    mark = f"import time; open({str(starts)!r}, 'a').write('started '); time.sleep(300)"
+    once = f"""
+[services.once]
+command = {toml_list([sys.executable, "-c", mark])}
+
+[profiles.once]
+select = ["api", "once"]
+"""
+    pytester.makefile(".toml", launcher=CONFIG + once)
+    for n in range(4):
+        pytester.makepyfile(
+            **{
+                f"test_worker_{n}": textwrap.dedent(
+                    """
+                    import os, urllib.request
+
+                    API_URL = os.environ["API_URL"]  # at import, in the worker
+
+                    def test_reaches_the_stack():
+                        assert os.environ.get("PYTEST_XDIST_WORKER")
+                        with urllib.request.urlopen(API_URL + "/health") as response:
+                            assert response.status == 200
+                    """
+                )
+            }
+        )
+    result = run_inner(pytester, "-n", "2", "--launcher-profile", "once", "--launcher-timeout", "30")
+    result.assert_outcomes(passed=4)
+    assert starts.read_text() == "started "
 
 
 # SIGINT back to its default first: a session started in the background of a script (`cmd &`)

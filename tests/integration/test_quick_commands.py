@@ -169,8 +169,26 @@ def test_status_of_a_running_stack_imports_nothing_heavy(
 def test_status_without_a_stack_imports_nothing_heavy(project: ProjectFactory, tmp_path: Path) -> None:
     root = project('[services.web]\ncommand = "sleep 300"\n')
     code, modules, _ = imported(["status"], root, tmp_path)
-    assert code == 1
+    assert code == 3
     assert modules.isdisjoint(NOT_FOR_STATUS), sorted(modules & NOT_FOR_STATUS)
+
+
+def test_exec_and_env_of_a_running_stack_import_nothing_heavy(
+    project: ProjectFactory, launch: Launch, tmp_path: Path
+) -> None:
+    root = project('[env]\nGREETING = "hi"\n\n[services.web]\ncommand = "sleep 300"\n')
+    launch(root).wait_output("1/1 services ready")
+    state = root / ".launcher" / "state.json"
+    wait_until(
+        lambda: state.exists() and '"api": "' in state.read_text(), 10, message="the API socket in the state"
+    )
+    for args in (["exec", "--", "sh", "-c", "echo $GREETING"], ["env"], ["env", "web", "--json"]):
+        code, modules, stdout = imported(args, root, tmp_path)
+        assert code == 0
+        assert "hi" in stdout
+        # Nor subprocess: exec forks and executes CMD itself (its budget, benchmarks/status.py).
+        heavy = {*NOT_FOR_STATUS, "subprocess"}
+        assert modules.isdisjoint(heavy), sorted(modules & heavy)
 
 
 # What `launcher COMMAND --help` must not import: beyond what `status` may not, asyncio and the
@@ -191,3 +209,33 @@ def test_the_help_of_every_command_imports_nothing_heavy(command: str, tmp_path:
     assert code == 0
     assert f"usage: launcher {command}" in stdout
     assert modules.isdisjoint(NOT_FOR_HELP), sorted(modules & NOT_FOR_HELP)
+
+
+def test_logs_imports_nothing_heavy(project: ProjectFactory, tmp_path: Path) -> None:
+    # The files alone (the stack stopped): `logs` reads them with the standard library.
+    root = project('[services.web]\ncommand = "sleep 300"\n')
+    (root / ".launcher" / "logs").mkdir(parents=True)
+    (root / ".launcher" / "logs" / "web.log").write_text("2024-05-01T12:00:00.000+00:00 hello\n")
+    code, modules, stdout = imported(["logs", "-t", "--since", "10m", "--grep", "h"], root, tmp_path)
+    assert (code, stdout) == (0, "")
+    code, modules, stdout = imported(["logs"], root, tmp_path)
+    assert (code, stdout) == (0, "web      | hello\n")
+    assert modules.isdisjoint({*NOT_FOR_HELP, "colorama"}), sorted(modules & {*NOT_FOR_HELP, "colorama"})
+
+
+def test_ls_imports_nothing_heavy(
+    project: ProjectFactory, launch: Launch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The registry and each state file, read with the standard library (no psutil either).
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "runtime"))
+    root = project('[services.web]\ncommand = "sleep 300"\n')
+    launch(root).wait_output("1/1 services ready")
+    stacks = tmp_path / "runtime" / "launcher" / "stacks"
+    wait_until(lambda: stacks.is_dir() and any(stacks.iterdir()), 10, message="the stack in the registry")
+    for args in (["ls"], ["ls", "--json"]):
+        code, modules, stdout = imported(args, tmp_path, tmp_path)
+        assert code == 0
+        assert str(root.resolve()) in stdout
+        assert modules.isdisjoint({*NOT_FOR_STATUS, "launcher.runtime.statefile"}), sorted(
+            modules & NOT_FOR_STATUS
+        )

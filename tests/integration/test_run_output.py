@@ -165,7 +165,7 @@ def test_every_service_gets_a_log_file_of_its_own_lines(project: ProjectFactory,
     assert sorted(p.name for p in logs.iterdir()) == ["api.log", "db.log"]
     db = (logs / "db.log").read_text().splitlines()
     assert [line.split(" ", 1)[1] for line in db] == ["db starting", "db stopped"]
-    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d ", line) for line in db)
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d ", line) for line in db)
 
 
 def test_secrets_are_masked_in_the_launchers_own_lines_only(project: ProjectFactory, launch: Launch) -> None:

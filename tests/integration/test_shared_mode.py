@@ -1,10 +1,12 @@
 """Shared mode end to end, with the same assertions in multi mode where they are the contract:
-apps answer under their URL, lifespans run in dependency order and stop in reverse, tasks run,
-restart by their policy, and a failing lifespan fails its service with its traceback."""
+apps answer at the root of their own port (the same URL in both modes), lifespans run in
+dependency order and stop in reverse, tasks run, restart by their policy, and a failing
+lifespan fails its service with its traceback."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import pty
@@ -45,7 +47,6 @@ probe = {{ http = "/health" }}
 [services.beta]
 app = "hosted.services:beta"
 cwd = "{PROGRAMS}"
-mount = "/b"
 depends_on = ["alpha"]
 start_retries = 0
 
@@ -91,9 +92,8 @@ def test_apps_answer_under_their_urls_and_lifespans_stop_in_reverse(
         alpha, beta = get(running.url("alpha") + "/health"), get(running.url("beta") + "/health")
         assert (alpha["app"], alpha["state_owner"]) == ("alpha", "alpha")
         assert (beta["app"], beta["state_owner"]) == ("beta", "beta")  # no clobbered state
+        assert running.env["BETA_URL"] == running.url("beta")
         if mode == "shared":
-            assert running.url("beta").endswith("/b")
-            assert running.env["BETA_URL"] == running.url("beta")
             assert alpha["pid"] == beta["pid"]  # one host process
         else:
             assert alpha["pid"] != beta["pid"]
@@ -105,6 +105,51 @@ def test_apps_answer_under_their_urls_and_lifespans_stop_in_reverse(
     order = [word for word, _ in lines(events) if word.endswith(("startup", "shutdown", "cancelled"))]
     assert order[:2] == ["alpha.startup", "beta.startup"]
     assert order[-3:] == ["worker.cancelled", "beta.shutdown", "alpha.shutdown"]
+
+
+@dataclasses.dataclass
+class Observed:
+    """Every URL, port, pid and answer of one run of a stack."""
+
+    urls: dict[str, str]
+    addresses: dict[str, str]  # the X_URL and X_PORT variables
+    ports: dict[str, int | None]
+    pids: dict[str, int | None]
+    answers: dict[str, dict[str, object]]
+
+
+def observed(config: Path, mode: str) -> Observed:
+    with launcher.load(config, mode=mode).start(timeout=60) as running:
+        status = {s.name: s for s in running.status()}
+        urls = {name: running.url(name) for name in ("alpha", "beta")}
+        return Observed(
+            urls=urls,
+            addresses={k: v for k, v in running.env.items() if k.endswith(("_URL", "_PORT"))},
+            ports={name: s.port for name, s in status.items()},
+            pids={name: s.pid for name, s in status.items()},
+            answers={name: get(url + "/") for name, url in urls.items()},
+        )
+
+
+def test_both_modes_serve_every_app_at_the_same_url_at_the_root_of_its_own_port(
+    project: ProjectFactory,
+) -> None:
+    config, _ = make(project)
+    multi, shared = observed(config, "multi"), observed(config, "shared")
+    assert shared.urls == multi.urls
+    assert shared.addresses == multi.addresses
+    assert shared.ports == {**multi.ports, "shared-host": None}  # the host has no port of its own
+    assert multi.urls == {name: f"http://127.0.0.1:{multi.ports[name]}" for name in ("alpha", "beta")}
+    assert multi.ports["alpha"] != multi.ports["beta"]
+    for run in (multi, shared):
+        for name, url in run.urls.items():
+            # Each app answers at `/` of its own port and sees its URL as it is, unprefixed.
+            assert (run.answers[name]["app"], run.answers[name]["url"]) == (name, url + "/")
+    hosted = ("alpha", "beta", "worker", "crasher")
+    assert len({multi.pids[name] for name in hosted}) == len(hosted)
+    assert {shared.pids[name] for name in hosted} == {shared.pids["shared-host"]}
+    assert shared.answers["alpha"]["pid"] == shared.answers["beta"]["pid"] == shared.pids["alpha"]
+    assert multi.answers["alpha"]["pid"] == multi.pids["alpha"] != multi.answers["beta"]["pid"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -258,25 +303,25 @@ def test_the_host_installs_no_signal_handlers(project: ProjectFactory) -> None:
         assert signal.SIGTERM not in caught
 
 
-def one_task(root: Path) -> Path:
-    """A project of one task (the worker), writing its events into `root`."""
-    (root / "launcher.toml").write_text(
-        f"""
-[env]
-EVENTS = "{root / "events.txt"}"
-
-[services.worker]
+def tasks(root: Path, count: int) -> Path:
+    """A project of `count` tasks (workers), writing their events into `root`."""
+    services = "".join(
+        f'''
+[services.worker{i}]
 task = "hosted.services:worker"
 cwd = "{PROGRAMS}"
-"""
+'''
+        for i in range(count)
     )
+    (root / "launcher.toml").write_text(f'[env]\nEVENTS = "{root / "events.txt"}"\n{services}')
     return root
 
 
 def run_auto(root: Path, environ: dict[str, str], *, terminal: bool) -> str:
-    """`launcher run --mode auto -- true` in `root`, its stdout a pipe or a terminal."""
+    """`launcher run --mode auto -- launcher status` in `root`, its stdout a pipe or a terminal."""
     env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES} | environ | {"NO_COLOR": "1"}
-    argv = [sys.executable, "-m", "launcher", "run", "--mode", "auto", "--", "true"]
+    status = [sys.executable, "-m", "launcher", "status"]
+    argv = [sys.executable, "-m", "launcher", "run", "--mode", "auto", "--", *status]
     if not terminal:
         done = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -296,19 +341,24 @@ def run_auto(root: Path, environ: dict[str, str], *, terminal: bool) -> str:
 
 
 @pytest.mark.parametrize(
-    ("environ", "terminal", "expected"),
+    ("count", "environ", "terminal", "expected"),
     [
-        ({}, True, "mode shared: an interactive developer machine"),
-        ({}, False, "mode multi: stdout is not a terminal"),
-        ({"CI": "true"}, True, "mode multi: running in CI (CI is set)"),
+        (2, {}, True, "mode shared: an interactive developer machine"),
+        (1, {}, True, "mode multi: nothing to share (one task)"),
+        (2, {}, False, "mode multi: stdout is not a terminal"),
+        (2, {"CI": "true"}, True, "mode multi: running in CI (CI is set)"),
     ],
 )
 def test_mode_auto_prints_its_choice_and_reason_in_one_line(
-    environ: dict[str, str], terminal: bool, expected: str, project: ProjectFactory
+    count: int, environ: dict[str, str], terminal: bool, expected: str, project: ProjectFactory
 ) -> None:
-    root = one_task(project(None))
+    root = tasks(project(None), count)
     output = run_auto(root, environ, terminal=terminal)
     choices = [line for line in output.splitlines() if "mode multi:" in line or "mode shared:" in line]
     assert len(choices) == 1, output
     assert expected in choices[0]
     assert ("shared-host" in output) == expected.startswith("mode shared")
+    mode = expected.split(":")[0]  # "mode shared"
+    assert f", {mode}): running" in output  # `status` reports the mode the mode line gave
+    # The configured services are counted in both modes: the host is infrastructure.
+    assert f"{count}/{count} services ready" in output

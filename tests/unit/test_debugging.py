@@ -61,7 +61,8 @@ _count = itertools.count()
 
 def plan(project: ProjectFactory, mode: Mode = "multi") -> Plan:
     root: Path = project(STACK, name=f"stack-{next(_count)}")
-    return build_plan(load(root / "launcher.toml", environ={}), mode=mode, python=PY)
+    loaded = load(root / "launcher.toml", environ={}, overrides={"launcher": {"mode": mode}})
+    return build_plan(loaded, mode=mode, python=PY)
 
 
 def argv(plan_: Plan, debug: Debug, name: str | None = None) -> tuple[str, ...]:

@@ -54,21 +54,25 @@ def test_the_table_has_the_stack_line_then_one_aligned_row_per_service() -> None
                 "api_gateway",
                 pid=4250,
                 port=8000,
+                url="http://127.0.0.1:8000",
                 started_at=NOW - 65,
                 restarts=2,
                 last_probe={"ok": True, "detail": "HTTP 200", "latency": 0.002, "at": NOW - 3},
             ),
             svc("migrate", "completed", exit_code=0, started_at=NOW - 90),
             svc("worker", "failed", exit_code=3, restarts=5, started_at=NOW - 10),
+            svc("statsd", "ready", pid=4251, port=8125, started_at=NOW - 65),
         ),
         NOW,
     )
     assert text.splitlines() == [
         "stack shop (profile full, mode multi): running, launcher pid 4242, up 3m05s",
-        "SERVICE      STATE               PID   PORT  UPTIME  RESTARTS  LAST PROBE",
-        "api_gateway  ready               4250  8000  1m05s   2         ok: HTTP 200, 3s ago",
-        "migrate      completed (exit 0)  -     -     -       0         -",
-        "worker       failed (exit 3)     -     -     -       5         -",
+        "SERVICE      STATE               PID   URL                    UPTIME  RESTARTS  LAST PROBE",
+        "api_gateway  ready               4250  http://127.0.0.1:8000  1m05s   2         "
+        "ok: HTTP 200, 3s ago",
+        "migrate      completed (exit 0)  -     -                      -       0         -",
+        "worker       failed (exit 3)     -     -                      -       5         -",
+        "statsd       ready               4251  port 8125              1m05s   0         -",
     ]
 
 
@@ -79,7 +83,7 @@ def test_a_stack_without_profile_or_services() -> None:
         "SERVICE",
         "STATE",
         "PID",
-        "PORT",
+        "URL",
         "UPTIME",
         "RESTARTS",
         "LAST",
@@ -131,13 +135,13 @@ def test_a_service_command_says_what_happened_in_one_line(
 
 
 def test_every_service_line_gets_its_padded_name_coloured_as_run_colours_it() -> None:
-    plain = logs.Prefixer(["api", "worker"], colour=False)
-    assert plain({"service": "api", "line": "hi"}) == "api    | hi"
-    assert plain({"service": "newcomer", "line": "x"}) == "newcomer | x"
-    coloured = logs.Prefixer(["api", "worker"], colour=True)
-    text = coloured({"service": "worker", "line": "hi"})
-    assert text.startswith(COLOURS[1])
-    assert text.endswith("| \x1b[0mhi")
+    # Padded as `run` pads them: to the longest name, `launcher` (its own lines' name) included.
+    plain = logs.Prefixes(["api", "worker"], colour=False)
+    assert plain("api") == "api      | "
+    assert plain("newcomer") == "newcomer | "
+    coloured = logs.Prefixes(["api", "worker"], colour=True)
+    assert coloured("worker") == f"{COLOURS[1]}worker   | \x1b[0m"
+    assert coloured("newcomer") == f"{COLOURS[2]}newcomer | \x1b[0m"
 
 
 def test_the_state_file_statefile_writes_is_what_the_client_reads(tmp_path: Path) -> None:

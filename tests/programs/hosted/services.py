@@ -33,6 +33,10 @@ def make_app(name: str) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan)
 
+    @app.get("/")
+    async def root(request: Request) -> dict[str, Any]:
+        return {"app": name, "url": str(request.url), "pid": os.getpid()}
+
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
         return {"app": name, "state_owner": request.state.owner, "pid": os.getpid()}
