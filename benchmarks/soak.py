@@ -368,7 +368,7 @@ def cli_cycle(root: Path, counters: Counters) -> None:
     states: dict[str, tuple[str, int]] = {}
     while True:
         status = cli(root, "status", "--json")
-        if status.returncode != 0:
+        if status.returncode not in (0, 1):  # 1: it runs, not every service ready; 3: it does not
             break
         stack = json.loads(status.stdout)
         launcher_pid = stack["pid"]

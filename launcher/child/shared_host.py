@@ -235,25 +235,35 @@ class _Server:
 
 
 class Host:
-    def __init__(self, units: list[HostedUnit], sockets: list[socket.socket], control: socket.socket) -> None:
+    def __init__(
+        self,
+        units: list[HostedUnit],
+        sockets: list[socket.socket],
+        control: socket.socket,
+        stdout: hostio.TaggedStream,
+    ) -> None:
         self.router = Router()
         self.sockets = sockets
         self.control = control
+        self.stdout = stdout
         self.writer: asyncio.StreamWriter | None = None
         self.hosted = {u.name: Hosted(u, self.router, self._report) for u in units}
 
     def _report(self, message: dict[str, Any]) -> None:
+        # What a service printed before an event (its lifespan's lines before "started") is
+        # on its way to the launcher before the event is.
+        self.stdout.flush_batch()
         if self.writer is not None and not self.writer.is_closing():
             self.writer.write(json.dumps(message).encode() + b"\n")
 
-    async def run(self, stdout: hostio.TaggedStream) -> int:
+    async def run(self) -> int:
         # What the apps and tasks print (uvicorn's access log: a line per request) goes out in
         # batches; errors (stderr) at once.
-        stdout.batch_on(asyncio.get_running_loop())
+        self.stdout.batch_on(asyncio.get_running_loop())
         try:
             return await self._serve()
         finally:
-            stdout.batch_on(None)
+            self.stdout.batch_on(None)
 
     async def _serve(self) -> int:
         reader, self.writer = await asyncio.open_connection(sock=self.control)
@@ -301,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: the launcher passed no socket in {', '.join(missing)}", file=sys.stderr)
             return 2
         sockets = [socket.socket(fileno=int(os.environ[listen_variable(p)])) for p in ports]
-        host = Host(units, sockets, socket.socket(fileno=int(control)))
-        return asyncio.run(host.run(stdout))
+        host = Host(units, sockets, socket.socket(fileno=int(control)), stdout)
+        return asyncio.run(host.run())
     finally:
         sys.stdout.close()
         sys.stderr.close()

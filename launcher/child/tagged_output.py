@@ -98,11 +98,16 @@ class TaggedStream(io.TextIOBase):
             self._write_waiting()  # another thread's, or no loop to batch on: at once
         elif not self._flush_due:
             self._flush_due = True
-            loop.call_later(FLUSH_AFTER, self._flush_batch)
+            loop.call_later(FLUSH_AFTER, self._batch_due)
 
-    def _flush_batch(self) -> None:
+    def _batch_due(self) -> None:
         with self._lock:
             self._flush_due = False
+            self._write_waiting()
+
+    def flush_batch(self) -> None:
+        """Write the lines waiting for their batch now."""
+        with self._lock:
             self._write_waiting()
 
     def _write_waiting(self) -> None:

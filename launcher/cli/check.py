@@ -16,6 +16,8 @@ TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from launcher.plan.spec import Plan
+
 
 EXAMPLES = """\
 examples:
@@ -88,14 +90,26 @@ def _validated(args: argparse.Namespace, key: list[str]) -> int:
         + (f" (profile {plan.profile})" if plan.profile else "")
         + ", configuration is valid"
     ]
+    plans = [plan]
     if args.all_profiles:
         for name in loaded.profiles:
             configured, other = plan_args(args, name)
+            plans.append(other)
             warnings += [w for w in shadowed(configured, other, os.environ) if w not in warnings]
             lines.append(f"  profile {name}: {len(other.specs)} processes, valid")
     output = "\n".join([*(w.render() for w in warnings), *lines])
     print(output)
     root = loaded.root
     files = [loaded.path, root / "launcher.local.toml", *loaded.env_files.paths]
-    checkcache.store(root, key, files, os.environ, output)
+    checkcache.store(root, key, files, os.environ, output, _modules(plans))
     return 0
+
+
+def _modules(plans: list[Plan]) -> list[Path]:
+    """Where each app's and task's module was found: the check holds while they are there."""
+    from launcher.config.modules import module_path
+
+    found = [
+        module_path(s.import_path.partition(":")[0], s.cwd) for p in plans for s in p.specs if s.import_path
+    ]
+    return [path for path in found if path is not None]

@@ -14,6 +14,7 @@ quick commands never import this module.
 from __future__ import annotations
 
 import argparse
+import os
 
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
@@ -43,10 +44,11 @@ def main(args: argparse.Namespace) -> int:
 
 def complete() -> NoReturn:
     """Answer the shell's completion request that the environment holds, and exit."""
-    import os
-
     import argcomplete
 
+    line = os.environ.get("COMP_LINE", "")[: int(os.environ.get("COMP_POINT") or 0)]
+    if " -- " in line:
+        os._exit(1)  # the words of `-- CMD` are CMD's: the shell completes them on its own
     # Options once a `-` is typed, as git's and docker's completions do: a bare TAB offers the
     # commands, or the names the command takes.
     argcomplete.autocomplete(full_parser(), always_complete_options=False)

@@ -81,13 +81,17 @@ def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> int:
         finally:
             os._exit(code)
 
+    reaped = False
+
     def forward(number: int, _frame: object) -> None:
-        os.kill(pid, number)  # CMD is our child: until it is waited for, its pid is its own
+        if not reaped:  # until CMD is waited for, its pid is its own (a zombie's at worst)
+            os.kill(pid, number)
 
     for sig in FORWARDED:
         signal.signal(sig, forward)
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     _, status = os.waitpid(pid, 0)
+    reaped = True
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 

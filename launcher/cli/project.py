@@ -14,7 +14,7 @@ from launcher.config.loader import Loaded, load
 from launcher.core.diagnostics import Diagnostic, in_file_order
 from launcher.core.errors import ConfigError
 from launcher.plan.compiler import build_plan
-from launcher.plan.modes import decide_mode
+from launcher.plan.modes import Mode, decide_mode
 from launcher.plan.spec import Plan
 
 
@@ -33,7 +33,11 @@ def load_args(
     path = getattr(args, "file", None)
     env_files = getattr(args, "env_file", None)
     return load(
-        Path(path) if path else None, profile=profile, overrides=overrides, env_files=env_files, partial=partial
+        Path(path) if path else None,
+        profile=profile,
+        overrides=overrides,
+        env_files=env_files,
+        partial=partial,
     )
 
 
@@ -97,7 +101,8 @@ def plan_args(args: argparse.Namespace, profile: str | None = None) -> tuple[Loa
     loaded = load_args(args, profile, partial=True)
     plans: list[Plan] = []
     problems: list[Diagnostic] = []
-    for mode in ("multi",) if loaded.config.launcher.mode == "multi" else ("multi", "shared"):
+    modes: tuple[Mode, ...] = ("multi",) if loaded.config.launcher.mode == "multi" else ("multi", "shared")
+    for mode in modes:
         try:
             plans.append(build_plan(loaded, environ=os.environ, mode=mode, find_modules=True))
         except ConfigError as error:  # every problem of both plans at once

@@ -8,6 +8,8 @@ import os
 import sys
 from datetime import datetime
 
+from launcher.runtime.palette import use_colour
+
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
     from launcher.core.diagnostics import Diagnostic
@@ -32,7 +34,7 @@ def print_error(error: LauncherError, *, log_format: str | None = None, no_color
         print(json.dumps(record), file=sys.stderr)
         return
     text = str(error)
-    if _colour(no_color):
+    if use_colour(sys.stderr, False if no_color else None, os.environ):
         text = "\n".join(f"{RED}{line}{RESET}" for line in text.split("\n"))
     print(text, file=sys.stderr)
 
@@ -47,18 +49,6 @@ def print_warning(warning: Diagnostic, *, log_format: str | None = None, no_colo
             file=sys.stderr,
         )
         return
-    if _colour(no_color):
+    if use_colour(sys.stderr, False if no_color else None, os.environ):
         text = "\n".join(f"{YELLOW}{line}{RESET}" for line in text.split("\n"))
     print(text, file=sys.stderr)
-
-
-def _colour(no_color: bool) -> bool:
-    """As launcher/runtime/output.py's use_colour, for stderr (without importing colorama)."""
-    if no_color or os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False

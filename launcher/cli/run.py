@@ -243,7 +243,9 @@ async def _any_change(orchestrator: Orchestrator) -> None:
 async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) -> int:
     import asyncio
 
-    env = {**os.environ, **plan.env}
+    from launcher.runtime.environment import child_environment, launcher_environment
+
+    env = child_environment(launcher_environment(os.environ, plan.python), plan.env)
     try:
         process = await asyncio.create_subprocess_exec(*command, env=env)
     except OSError as exc:

@@ -2,8 +2,9 @@
 configuration does not pay pydantic's import (about 100 ms) again.
 
 An entry remembers every input of the check: the content hash of each file read (and which
-looked-for files were absent), the value of every environment variable the files refer to or
-the launcher reads, the arguments and the launcher version. It is used only when all of them
+looked-for files were absent), that each app's and task's module is still there, the value
+of every environment variable the files refer to or the launcher reads, the arguments and the
+launcher version. It is used only when all of them
 are unchanged. Only successes are cached: a failing check always runs in full, so its
 diagnostics are always fresh. Stdlib only, on purpose.
 """
@@ -61,14 +62,22 @@ def lookup(root: Path, key: Sequence[str], environ: Mapping[str, str]) -> str | 
         return None
     if any(environ.get(name) != value for name, value in entry.get("env", {}).items()):
         return None
+    if not all(os.path.exists(path) for path in entry.get("present", [])):
+        return None  # an app's or a task's module is gone
     output = entry.get("output")
     return output if isinstance(output, str) else None
 
 
 def store(
-    root: Path, key: Sequence[str], files: Iterable[Path], environ: Mapping[str, str], output: str
+    root: Path,
+    key: Sequence[str],
+    files: Iterable[Path],
+    environ: Mapping[str, str],
+    output: str,
+    present: Iterable[Path] = (),
 ) -> None:
-    """Remember a successful check; failures to write are not errors (it is only a cache)."""
+    """Remember a successful check of `files` (their content), and of `present` (only that they
+    exist); failures to write are not errors (it is only a cache)."""
     paths = sorted({*map(Path, files), *_profile_files(root)})
     digests = {str(p): _digest(p) for p in paths}
     names = set(LAUNCHER_VARIABLES)
@@ -77,7 +86,12 @@ def store(
             names.update(m.decode() for m in _REFERENCE.findall(path.read_bytes()))
         except OSError:
             continue
-    entry = {"files": digests, "env": {n: environ.get(n) for n in sorted(names)}, "output": output}
+    entry = {
+        "files": digests,
+        "env": {n: environ.get(n) for n in sorted(names)},
+        "present": sorted(map(str, present)),
+        "output": output,
+    }
     target = _entry_path(root, key)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -154,7 +154,7 @@ def _validated(merged: Layered, problems: list[Diagnostic]) -> Config:
     config, found = validate(Config, merged)
     problems.extend(found)
     # Invalid: the rules between services judge what did validate (all problems at once).
-    return config if config is not None else _partial_config(merged)
+    return config if config is not None else _partial_config(merged, problems)
 
 
 def _read_main(path: Path, cwd: Path) -> Document | Diagnostic:
@@ -243,20 +243,24 @@ def _env_value(key: str, raw: str) -> Any:
     return raw.strip().lower()
 
 
-def _partial_config(merged: Layered) -> Config:
+def _partial_config(merged: Layered, problems: list[Diagnostic]) -> Config:
     """The valid part of an invalid configuration: each service and [launcher] without the keys
-    that fail (a service that fails as a whole is left out), [env] without the values that do."""
-    data = merged.data
-    services = data.get("services")
-    env = data.get("env")
+    that fail (a service that is no table is left out), [env] without the values that do."""
+    settings, hidden = valid_part(Settings, merged, ("launcher",))
+    services = {}
+    for name in merged.data.get("services") or {}:
+        service, found = valid_part(Service, merged, ("services", name))
+        hidden += found
+        if service is not None:
+            services[name] = service
+    problems += hidden
+    env = merged.data.get("env")
     return Config(
-        launcher=valid_part(Settings, data.get("launcher") or {}) or Settings(),
-        env={k: v for k, v in env.items() if isinstance(v, str | int | float | bool)} if isinstance(env, dict) else {},
-        services={
-            name: service
-            for name, raw in (services.items() if isinstance(services, dict) else ())
-            if (service := valid_part(Service, raw)) is not None
-        },
+        launcher=settings or Settings(),
+        env={k: v for k, v in env.items() if isinstance(v, str | int | float | bool)}
+        if isinstance(env, dict)
+        else {},
+        services=services,
     )
 
 

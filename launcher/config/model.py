@@ -226,6 +226,9 @@ class Settings(Strict):
     image: str | None = None
     log_format: LogFormat = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The project's interpreter (launcher/plan/interpreter.py): a path relative to this file,
+    # or a command on PATH; default: .venv/bin/python here, else $VIRTUAL_ENV's, else launcher's.
+    python: str | None = None
 
     @field_validator("api")
     @classmethod

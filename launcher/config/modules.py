@@ -34,7 +34,9 @@ def module_path(dotted: str, cwd: Path) -> Path | None:
     return next(directory.glob(f"{last}.*.so"), None) or next(directory.glob(f"{last}.so"), None)
 
 
-def missing_module(name: str, service: Service, cwd: Path, origin: Callable[[Key], Origin]) -> list[Diagnostic]:
+def missing_module(
+    name: str, service: Service, cwd: Path, origin: Callable[[Key], Origin]
+) -> list[Diagnostic]:
     """LCH-1037 when the module of service `name`'s app or task is not under `cwd`."""
     field = "app" if service.app is not None else "task"
     target = service.app or service.task
@@ -43,10 +45,11 @@ def missing_module(name: str, service: Service, cwd: Path, origin: Callable[[Key
     dotted = target.partition(":")[0]
     if module_path(dotted, cwd) is not None:
         return []
+    where = f"{display_path(cwd)} (the service's cwd)"
     return [
         Diagnostic(
             Code.MODULE_NOT_FOUND,
-            f"services.{name}.{field}: module '{dotted}' not found under {display_path(cwd)} (the service's cwd)",
+            f"services.{name}.{field}: module '{dotted}' not found under {where}",
             origin(("services", name, field)),
             _suggestion(dotted, cwd)
             or f"create {dotted.replace('.', '/')}.py under the service's cwd, or set cwd to the directory"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import defaultdict
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from launcher.config.layers import Layered
 from launcher.config.sources import Key
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, did_you_mean
+from launcher.core.vocabulary import SERVICE_KINDS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,33 +49,59 @@ def validate(model_type: type[BaseModel], layer: Layered, prefix: Key = ()) -> t
 _STAND_INS: dict[str, Any] = {"port": "auto", "oneshot": True}
 # Errors of a whole model that one key causes, and that key.
 _CAUSES = {"workers": "workers", "shell": "shell"}
+# The keys that the rules of a whole service read (its kind, and what applies to one kind).
+_WHOLE_KEYS = {*SERVICE_KINDS, "workers", "shell"}
 
 
-def valid_part(model_type: type[M], data: Any) -> M | None:
-    """`data` as `model_type` without the keys that fail validation (or with their stand-ins),
-    so that the rules between services can still judge what is valid; None when what fails is
-    the whole (no kind, or not a table)."""
-    if not isinstance(data, dict):
-        return None
-    data = dict(data)
+def valid_part(model_type: type[M], layer: Layered, at: Key) -> tuple[M | None, list[Diagnostic]]:
+    """The table at `at` as `model_type` without what fails validation (or with stand-ins for
+    it), so that the rules between services can still judge the rest (None when it is no
+    table); and the problems of the whole that its failing keys hid (pydantic judges a model as
+    a whole only once each of its keys is valid), unless mending those keys made them."""
+    raw: Any = layer.data
+    for part in at:
+        raw = raw.get(part) if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        return None, []
+    data, touched, hidden = dict(raw), set[str](), list[Diagnostic]()
     while True:
         try:
-            return model_type.model_validate(data)
+            return model_type.model_validate(data), hidden
         except ValidationError as exc:
-            culprits = {_culprit(error) for error in exc.errors()}
-            if None in culprits or not culprits <= data.keys():
-                return None
-            for key in culprits:
-                stand_in = _STAND_INS.get(key)
-                if stand_in is None or data[key] == stand_in:
-                    del data[key]
-                else:
-                    data[key] = stand_in
+            errors = exc.errors()
+            if touched and not touched & _WHOLE_KEYS and not any(e["loc"] for e in errors):
+                hidden += diagnostics_from(exc, layer.sub(at), model_type, at)
+            before = dict(data)
+            touched |= _mend(data, errors)
+            if data == before:
+                return None, hidden
 
 
-def _culprit(error: Any) -> str | None:
-    loc = error["loc"]
-    return str(loc[0]) if loc else _CAUSES.get(error["type"])
+def _mend(data: dict[str, Any], errors: list[Any]) -> set[str]:
+    """Take out what `errors` are about, or put stand-ins in its place; the keys touched."""
+    touched: set[str] = set()
+    for error in errors:
+        if not error["loc"] and error["type"] == "service_kind":
+            # Several kinds: the first stays. None: an empty command, which no rule judges.
+            kinds = [kind for kind in SERVICE_KINDS if data.get(kind) not in (None, False)]
+            for kind in kinds[1:]:
+                del data[kind]
+            if not kinds:
+                data["command"] = ""
+            touched |= {*SERVICE_KINDS}
+    # A key fails once per member of its type's union: each is mended once.
+    keys = {str(e["loc"][0]) if e["loc"] else _CAUSES.get(e["type"]) for e in errors}
+    for key in [k for k in keys if k in data]:
+        stand_in = _STAND_INS.get(key)
+        if stand_in is None or data[key] == stand_in:
+            del data[key]
+        else:
+            data[key] = stand_in
+        if key == "app":
+            data.setdefault("port", "auto")  # what an app has without one
+        # An unknown key may be a misspelt one (`comand`): as good as touching that one.
+        touched |= {key, *difflib.get_close_matches(key, _WHOLE_KEYS, n=1)}
+    return touched
 
 
 def diagnostics_from(

@@ -9,9 +9,8 @@ and so does the address apps bind: the plan is final for where it runs.
 from __future__ import annotations
 
 import shlex
-import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from graphlib import CycleError
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from launcher.core.errors import ConfigError, PortRangeExhausted
 from launcher.core.vocabulary import Condition
 from launcher.plan import shared_mode as hosting
 from launcher.plan.environment import Interpolation, injected_env, service_env, stack_env
+from launcher.plan.interpreter import project_python
 from launcher.plan.modes import Mode
 from launcher.plan.ports import PortRequest, assign_ports, never_taken
 from launcher.plan.selection import selected
@@ -51,7 +51,7 @@ def build_plan(
     mode: Mode = "multi",
     mode_reason: str = "",
     environ: Mapping[str, str] | None = None,
-    python: str = sys.executable,
+    python: str | None = None,
     is_taken: Callable[[int], bool] = never_taken,
     bind: str = LOCALHOST,
     find_modules: bool = False,
@@ -71,9 +71,12 @@ def build_plan(
     ordered, found = _ordered(loaded, services, no_deps)
     # A copy: read twice a process, os.environ would decode every variable each time.
     environ = {} if environ is None else dict(environ)
+    # The project's interpreter, unless the caller names one (exports: their target's).
+    python = python or project_python(loaded.root, config.launcher.python, environ)
 
     def compiled(mode: Mode, reason: str) -> Plan:
-        return _compiled(loaded, ordered, found, mode, reason, environ, python, is_taken, bind, find_modules)
+        plan = _compiled(loaded, ordered, found, mode, reason, environ, python, is_taken, bind, find_modules)
+        return replace(plan, python=python)
 
     if mode != "shared" or config.launcher.mode != "auto":
         return compiled(mode, mode_reason)

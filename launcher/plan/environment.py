@@ -267,6 +267,8 @@ def _interpolated(
 def _report(exc: InterpolationError, where: Key, origin: Origin, problems: list[Diagnostic]) -> None:
     """The problem of key `where`, once however many processes share the value (each service's
     environment repeats [env])."""
+    if exc.variable == "PORT" and where[0] == "services":
+        return  # the service has no port: LCH-1036 (config/checks.py) says so
     code = Code.VARIABLE_NOT_SET if exc.variable else Code.MALFORMED_INTERPOLATION
     problem = Diagnostic(code, f"{'.'.join(where)}: {exc}", origin, exc.hint)
     if problem not in problems:

@@ -16,13 +16,17 @@ def selected(loaded: Loaded, words: Sequence[str], no_deps: bool, problems: list
     is not a selectable service is a problem, and is left out."""
     config = loaded.config
     if loaded.select is not None:
-        problems.extend(check_selection(config, loaded.layered, loaded.select, loaded.select_origin, "profile"))
+        problems.extend(
+            check_selection(config, loaded.layered, loaded.select, loaded.select_origin, "profile")
+        )
         chosen = [n for n in loaded.select if n in config.services]
     else:
         chosen = [n for n, s in config.services.items() if s.enabled]
     edges = {n: list(s.dependencies()) for n, s in config.services.items()}
     if words:
-        problems.extend(check_selection(config, loaded.layered, words, Origin("command line"), "command line"))
+        problems.extend(
+            check_selection(config, loaded.layered, words, Origin("command line"), "command line")
+        )
         if loaded.select is not None:
             allowed = {n for n in graph.closure(chosen, edges) if n in config.services}
             problems.extend(check_narrowing(words, allowed, loaded.profile, config))

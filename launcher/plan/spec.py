@@ -128,6 +128,9 @@ class Plan:
     mode_reason: str = ""
     # Lines the launcher prints at start, after the mode's (such as where debugpy listens).
     notes: tuple[str, ...] = ()
+    # The project's interpreter (launcher/plan/interpreter.py): its bin directory comes first
+    # on every child's PATH.
+    python: str = ""
 
     def spec(self, name: str) -> ProcessSpec:
         for spec in self.specs:

@@ -125,7 +125,8 @@ class ServiceLog:
 
     A rotation (the writer renames `.log` to `.log.1` and starts a new `.log`) shows as the name
     pointing to another file than the one open: the open file is read to its end, then the new
-    one from its start. Only complete lines are returned until `final` says no more will come.
+    one from its start (with the one between, when it rotated twice). Only complete lines are
+    returned, but by `read(final=True)` and `rest()`, for when no writer will end the last one.
     """
 
     def __init__(self, directory: str, service: str) -> None:

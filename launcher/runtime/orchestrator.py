@@ -130,7 +130,7 @@ class Orchestrator:
         which the reaper ends a stack's processes: a command run with it (`launcher exec`, a
         shell that evaluated `launcher env`) is not the stack's to end."""
         declared = self.plan.env if name is None else self._spec(name).env
-        return child_environment(launcher_environment(self.environ), declared)
+        return child_environment(launcher_environment(self.environ, self.plan.python), declared)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every state change (on the loop: it must not block); returns the
@@ -326,7 +326,7 @@ class Orchestrator:
             sink=self.sink,
             history=self._history,
             clock=self.clock,
-            environ={**launcher_environment(self.environ), "LAUNCHER_RUN": self.run_id},
+            environ={**launcher_environment(self.environ, self.plan.python), "LAUNCHER_RUN": self.run_id},
             on_change=self._changed,
             on_spawn=self._spawned,
             on_exit=self._exited,

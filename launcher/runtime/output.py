@@ -27,21 +27,9 @@ from colorama import Fore, Style
 
 from launcher.core.masking import mask_text
 from launcher.runtime.logfiles import LogFiles
+from launcher.runtime.palette import COLOURS, use_colour
 from launcher.runtime.states import LEVELS, ServiceState
 
-# The services' colours: never red, which marks failures in the launcher's own lines.
-COLOURS = [
-    Fore.CYAN,
-    Fore.YELLOW,
-    Fore.GREEN,
-    Fore.MAGENTA,
-    Fore.BLUE,
-    Fore.LIGHTCYAN_EX,
-    Fore.LIGHTYELLOW_EX,
-    Fore.LIGHTGREEN_EX,
-    Fore.LIGHTMAGENTA_EX,
-    Fore.LIGHTBLUE_EX,
-]
 # The launcher's own lines by severity (an event's `level`): "info" stays plain.
 LEVEL_COLOURS = {"error": Fore.RED + Style.BRIGHT, "warning": Fore.YELLOW, "ok": Fore.GREEN}
 MEMORY_LIMIT = 4 * 1024 * 1024
@@ -62,18 +50,6 @@ class Sink(Protocol):
     def progress(self, rows: Sequence[ProgressRow]) -> None: ...
     def end_progress(self) -> None: ...
     def close(self, timeout: float = 5.0) -> None: ...
-
-
-def use_colour(stream: TextIO, colour: bool | None, environ: Mapping[str, str]) -> bool:
-    """NO_COLOR never, FORCE_COLOR always, otherwise only on a terminal (or as told)."""
-    if colour is False or environ.get("NO_COLOR"):
-        return False
-    if environ.get("FORCE_COLOR") or colour:
-        return True
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class Formatter:

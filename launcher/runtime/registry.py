@@ -68,7 +68,10 @@ def register(
     """List the stack of the project at `root`, run by the process `pid` (OSError when the
     directory cannot be written)."""
     path = entry_path(root, pid, environ)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    stacks = os.path.dirname(path)
+    # `launcher/` private too: makedirs gives its mode to the last directory only.
+    for private in (os.path.dirname(stacks), stacks):
+        os.makedirs(private, mode=0o700, exist_ok=True)
     entry: Entry = {"root": os.path.realpath(root), "stack": stack, "pid": pid, "create_time": create_time}
     temp = f"{path}.{os.getpid()}.tmp"
     try:

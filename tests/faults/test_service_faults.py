@@ -150,7 +150,8 @@ def service_lines(output: str, name: str) -> list[str]:
 def status(root: Path) -> dict[str, Any]:
     """`launcher status --json` of the stack running in `root`, from another process."""
     result = cli(root, "status", "--json", timeout=30)
-    assert result.returncode == 0, result.stdout + result.stderr
+    # It runs: 0 with every service ready, 1 otherwise (what these tests look at).
+    assert result.returncode in (0, 1), result.stdout + result.stderr
     data: dict[str, Any] = json.loads(result.stdout)
     return data
 

@@ -90,7 +90,7 @@ def test_status_prints_the_stack_then_a_row_per_service(running: Running) -> Non
     assert head.startswith(
         f"stack shop (no profile, mode multi): running, launcher pid {running.launcher.process.pid}"
     )
-    assert columns.split() == ["SERVICE", "STATE", "PID", "PORT", "UPTIME", "RESTARTS", "LAST", "PROBE"]
+    assert columns.split() == ["SERVICE", "STATE", "PID", "URL", "UPTIME", "RESTARTS", "LAST", "PROBE"]
     table = {row.split()[0]: row.split() for row in rows}
     assert sorted(table) == sorted(NAMES)
     assert table["web"][1:3] == ["ready", str(running.events.pids("web")[-1])]

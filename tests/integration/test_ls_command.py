@@ -139,7 +139,7 @@ def complete_in_bash(script: Path, cwd: Path, line: str) -> list[str]:
     registered, *words = result.stdout.splitlines()
     assert registered.startswith("complete ")
     assert registered.endswith(" launcher")
-    return [word.strip() for word in words]
+    return [word.strip() for word in words if word.strip()]
 
 
 def test_the_bash_script_loads_and_completes_commands_profiles_and_services(
@@ -157,6 +157,7 @@ def test_the_bash_script_loads_and_completes_commands_profiles_and_services(
         "--no-log-prefix",
     ]
     assert "profiles" in complete_in_bash(scripts["bash"], root, "launcher pro")
+    assert complete_in_bash(scripts["bash"], root, "launcher run -- d") == []  # CMD's words: the shell's
     # From a subdirectory, and with -f naming the configuration from elsewhere.
     (root / "src").mkdir()
     assert complete_in_bash(scripts["bash"], root / "src", "launcher restart ") == ["api", "db"]
@@ -170,3 +171,16 @@ def test_the_zsh_and_fish_scripts_are_valid(scripts: dict[str, Path], shell: str
         pytest.skip(f"{shell} is not installed here: its script is not checked")
     result = subprocess.run([*check, str(scripts[shell])], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_library_stack_is_not_listed(
+    project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import launcher as library
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "runtime"))
+    root = project('[services.web]\ncommand = "sleep 300"\n')
+    with library.load(root / "launcher.toml").start(timeout=30) as running:
+        assert [s.state for s in running.status()] == ["ready"]
+        assert listed(tmp_path, {}) == []
+    assert not (tmp_path / "runtime" / "launcher").exists()

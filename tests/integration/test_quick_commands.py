@@ -65,10 +65,12 @@ def generated_project(root: Path) -> Path:
 
 
 def demo_copy(root: Path) -> Path:
-    """The repo's demo configuration in a fresh directory (no check cache there yet)."""
+    """The repo's demo configuration in a fresh directory (no check cache there yet), with the
+    package its apps and tasks import (`check` looks for their modules)."""
     root.mkdir()
     shutil.copy(REPO / "launcher.toml", root / "launcher.toml")
     shutil.copytree(REPO / "profiles", root / "profiles")
+    shutil.copytree(REPO / "examples" / "infinitescribe", root / "examples" / "infinitescribe")
     return root
 
 

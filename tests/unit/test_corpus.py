@@ -2,8 +2,10 @@
 once, with the right exit code and never a traceback.
 
 Each case is a directory with the project's files and `expect.toml`:
-`errors = [{ code, file, line? }]`, and optionally `args` (words after `check`), `env`,
-`file` (what -f names; default launcher.toml) and `exit` (default 2).
+`errors = [{ code, file, line?, message?, hint? }]` (`message` and `hint`: text that the
+error's message and hint contain), and optionally `args` (words after `check`), `env`, `file`
+(what -f names; default launcher.toml), `exit` (default 2) and `count` (how many errors there
+are: no more than those expected, when it is their number).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def test_bad_configuration(
     out, err = capsys.readouterr()
     assert code == expect.get("exit", 2), err
     assert "Traceback" not in out + err
-    found = re.findall(r"error\[(LCH-\d+)\]: .*\n  --> (.*)", err)
+    found = re.findall(r"^error\[(LCH-\d+)\]: (.*)\n  --> (.*)(?:\n  hint: (.*))?", err, re.M)
+    if "count" in expect:
+        assert len(re.findall(r"^error\[", err, re.M)) == expect["count"], err
     for wanted in expect["errors"]:
         where = wanted["file"] + (f":{wanted['line']}" if "line" in wanted else "")
         assert any(
@@ -49,5 +53,7 @@ def test_bad_configuration(
                 or o.startswith(where + ":")
                 or ("line" not in wanted and o.startswith(wanted["file"]))
             )
-            for c, o in found
-        ), f"expected {wanted['code']} at {where}; got:\n{err}"
+            and wanted.get("message", "") in message
+            and wanted.get("hint", "") in hint
+            for c, message, o, hint in found
+        ), f"expected {wanted} at {where}; got:\n{err}"

@@ -53,6 +53,7 @@ def test_a_registered_stack_is_listed_until_it_unregisters(tmp_path: Path, envir
     ]
     directory = Path(registry.directory(environ))
     assert directory.stat().st_mode & 0o777 == 0o700
+    assert directory.parent.stat().st_mode & 0o777 == 0o700
     assert [p.name for p in directory.iterdir()] == [
         Path(registry.entry_path(tmp_path / "a", pid, environ)).name
     ]
