@@ -198,16 +198,19 @@ def _say_where(orchestrator: Orchestrator) -> None:
 
 async def _serve(orchestrator: Orchestrator, signals: _Signals, *, watching: bool = False) -> int:
     """Run until a stop signal, or until no service is left running (one stopped on request
-    through the control API does not count: it waits there for a start). With --watch, only
-    until a stop signal: the next change of their files starts the services again."""
+    through the control API does not count: it waits there for a start; nor does an external
+    one, which runs elsewhere: `run prestart` of a oneshot and an external ends once the oneshot
+    is done). With --watch, only until a stop signal: the next change of their files starts the
+    services again."""
     import asyncio
 
     from launcher.runtime.states import ENDED, ServiceState
 
+    external = {s.name for s in orchestrator.plan.specs if s.kind == "external"}
     said = False
     while not signals.stop.is_set():
         services = orchestrator.snapshot().services
-        running = [s for s in services if s.state not in ENDED]
+        running = [s for s in services if s.state not in ENDED and s.name not in external]
         # A service stopped on request (held) waits for its start: the stack is not over.
         idle = not running and not any(s.held for s in services)
         if idle and not watching:

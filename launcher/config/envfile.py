@@ -65,14 +65,23 @@ def read_env_files(
         files.paths += paths
         entries: list[Entry] = []
         for path in paths:
-            entries += _read(path, origins[name], cwd, files.warnings, problems)
+            entries += _read(
+                path, origins[name], cwd, files.warnings, problems, f"services.{name}.env_file: "
+            )
         files.services[name] = entries
     return files
 
 
 def _read(
-    path: Path, named_at: Origin, cwd: Path, warnings: list[Diagnostic], problems: list[Diagnostic]
+    path: Path,
+    named_at: Origin,
+    cwd: Path,
+    warnings: list[Diagnostic],
+    problems: list[Diagnostic],
+    key: str = "",
 ) -> list[Entry]:
+    """The entries of the env file at `path`, which the key `key` names (a service's `env_file`;
+    none for the stack's) at `named_at`."""
     label = display_path(path, cwd)
     try:
         # utf-8-sig: a byte-order mark (some editors write one) is not part of the first key.
@@ -82,7 +91,7 @@ def _read(
         problems.append(
             Diagnostic(
                 Code.ENV_FILE,
-                f"env file {label} {'does not exist' if missing else f'cannot be read: {exc.strerror}'}",
+                f"{key}env file {label} {'does not exist' if missing else f'cannot be read: {exc.strerror}'}",
                 named_at,
                 f"create {label}, or stop naming it" if missing else f"check the permissions of {label}",
             )

@@ -209,6 +209,10 @@ SERVICE = {
         "started_at": _nullable("number"),
         "ready_at": _nullable("number"),
         "reason": {"type": "string", "description": "What the last change of state said."},
+        "port_note": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "Why an automatic port is not the usual one (who held that one).",
+        },
         "last_probe": {"anyOf": [_ref("Probe"), {"type": "null"}]},
     },
 }

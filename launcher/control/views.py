@@ -48,6 +48,7 @@ def service(status: ServiceStatus) -> dict[str, Any]:
         "started_at": status.started_at,
         "ready_at": status.ready_at,
         "reason": status.reason,
+        "port_note": status.port_note,
         "last_probe": None
         if probe is None
         else {"ok": probe.ok, "detail": probe.detail, "latency": probe.latency, "at": probe.at},

@@ -15,14 +15,16 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.masking import is_secret_key, mask_text
 from launcher.exports import Format
-from launcher.exports.probecommands import rehost
+from launcher.exports.interpreter import search_path, with_python
+from launcher.exports.probecommands import rehost, without_password
+from launcher.exports.secretrefs import hide, in_clear, references
 from launcher.plan.spec import DependencySpec, Plan, ProbeSpec, ProcessSpec
 
 # Where the project is inside an image, unless --root says otherwise.
@@ -34,6 +36,8 @@ _SHARED_NOTE = (
     "plan: every app and task is a process of its own here."
 )
 _LOOPBACK = re.compile(r"\b(127\.0\.0\.1|localhost):(\d+)\b")
+# The engines that have no liveness check of their own.
+_NO_LIVENESS = ("systemd", "supervisord", "runit", "procfile")
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,15 @@ class ExportFile:
 
 @dataclass(frozen=True)
 class Target:
-    """Where the exported stack runs: the project's directory there, and what runs it."""
+    """Where the exported stack runs: the project's directory there, its interpreter
+    (launcher/exports/interpreter.py), the user its processes run as, and, for containers, the
+    project's image: only the services that run from it run the project's interpreter (every
+    service does on one machine)."""
 
     root: str
     python: str = "python"
     user: str | None = None
+    image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,16 +148,18 @@ def deployment(
     shared_note: bool = False,
 ) -> Deployment:
     """The plan as `format` runs it. With `hosts` (container engines), each service is reached
-    by its own host name: `127.0.0.1:PORT` of a service in any variable becomes `NAME:PORT`.
-    The argv are the plan's: for containers, compile it with `bind=CONTAINER_BIND`, so that
-    each app listens on every interface of its container."""
+    by its own host name: `127.0.0.1:PORT` of a service in any variable becomes `NAME:PORT`,
+    and so does a probe's aimed at another service's port. The argv are the plan's (compiled
+    with the target's interpreter; for containers, with `bind=CONTAINER_BIND`, so that each app
+    listens on every interface of its container), a command that starts with `python` given
+    that interpreter too."""
     kept = [s for s in plan.specs if s.kind != "external"]
     external = tuple(s for s in plan.specs if s.kind == "external")
     host_of = {s.name: hosts(s) for s in kept} if hosts else {}
     by_port = {s.port: host_of[s.name] for s in kept if s.port is not None and s.name in host_of}
     notes = [_SHARED_NOTE] if shared_note else []
-    units = _units(plan, kept, target, by_port, notes)
-    notes.extend(_closing_notes(units, external, containers=bool(hosts)))
+    units = _units(plan, kept, target, by_port, notes, containers=hosts is not None)
+    notes.extend(_closing_notes(units, external, format))
     return Deployment(
         format=format,
         version=version,
@@ -170,6 +180,8 @@ def _units(
     target: Target,
     by_port: Mapping[int, str],
     notes: list[str],
+    *,
+    containers: bool,
 ) -> list[Unit]:
     """Each process as the engine runs it, after what it depends on among them; a variable
     that points at a port of `by_port` points at its host (containers) instead of loopback."""
@@ -179,27 +191,52 @@ def _units(
     for spec in kept:
         depends = tuple(d for d in spec.depends_on if d.name in names)
         levels[spec.name] = 1 + max((levels[d.name] for d in depends), default=-1)
-        env, secrets = _split_env(spec.env)
-        env = {k: _rehosted(v, by_port) for k, v in env.items()}
-        argv = _public_argv(spec, secrets, notes)
-        probe, liveness = (_public_probe(p, spec.name, notes) for p in (spec.probe, spec.liveness))
-        units.append(
-            Unit(
-                spec=spec,
-                argv=argv,
-                cwd=str(PurePosixPath(target.root) / spec.cwd.relative_to(plan.root)),
-                env=dict(sorted(env.items())),
-                secrets=secrets,
-                depends_on=depends,
-                level=levels[spec.name],
-                probe=probe,
-                liveness=liveness,
-            )
-        )
+        # The project's interpreter: every process on one machine, those of the project's
+        # image in containers (another image has its own `python`, if any).
+        python = target.python if not containers or spec.image == target.image else None
+        units.append(_unit(plan, spec, target, by_port, notes, depends, levels[spec.name], python))
     return units
 
 
-def _closing_notes(units: list[Unit], external: tuple[ProcessSpec, ...], *, containers: bool) -> list[str]:
+def _unit(
+    plan: Plan,
+    spec: ProcessSpec,
+    target: Target,
+    by_port: Mapping[int, str],
+    notes: list[str],
+    depends: tuple[DependencySpec, ...],
+    level: int,
+    python: str | None,
+) -> Unit:
+    env, hidden = _split_env(spec.env)
+    values = {key: spec.env[key] for key in hidden}
+    env = {k: _rehosted(v, by_port) for k, v in env.items()}
+    if python is not None:
+        path = search_path(python, env.get("PATH"))
+        if path is not None:
+            env["PATH"] = path
+    argv = _public_argv(spec, with_python(spec.argv, python) if python else spec.argv, values, notes)
+    # Its own port stays loopback in its probes; another service's is that service's host.
+    others = {port: host for port, host in by_port.items() if port != spec.port}
+    probe, liveness = (
+        _public_probe(p, spec.name, values, others, python, notes) for p in (spec.probe, spec.liveness)
+    )
+    texts = [*argv, *(t for p in (probe, liveness) if p is not None for t in (p.target, *p.argv))]
+    secrets = set(hidden) | {name for name in references(texts) if is_secret_key(name)}
+    return Unit(
+        spec=spec,
+        argv=argv,
+        cwd=str(PurePosixPath(target.root) / spec.cwd.relative_to(plan.root)),
+        env=dict(sorted(env.items())),
+        secrets=tuple(sorted(secrets)),
+        depends_on=depends,
+        level=level,
+        probe=probe,
+        liveness=liveness,
+    )
+
+
+def _closing_notes(units: list[Unit], external: tuple[ProcessSpec, ...], format: Format) -> list[str]:
     """What the export leaves out or cannot say, after the units' own notes."""
     notes = []
     for spec in external:
@@ -215,7 +252,12 @@ def _closing_notes(units: list[Unit], external: tuple[ProcessSpec, ...], *, cont
     for unit in units:
         if unit.probe is not None and unit.probe.kind == "log":
             notes.append(f"{unit.name}: its log probe has no equivalent here; it is ready once started.")
-        if containers:
+        if unit.liveness is not None and format in _NO_LIVENESS:
+            notes.append(
+                f"{unit.name}: its liveness probe is not carried over: {format} restarts a process "
+                "when it exits, never on a failing check."
+            )
+        if format in ("compose", "kubernetes"):
             notes.extend(_loopback_notes(unit))
     return notes
 
@@ -248,29 +290,43 @@ def _split_env(env: Mapping[str, str]) -> tuple[dict[str, str], tuple[str, ...]]
     return public, tuple(sorted(secret))
 
 
-def _public_probe(probe: ProbeSpec | None, name: str, notes: list[str]) -> ProbeSpec | None:
-    if probe is None or mask_text(probe.target) == probe.target:
-        return probe
-    notes.append(f"{name}: its {probe.kind} probe holds a password, so it is not exported.")
-    return None
+def _public_probe(
+    probe: ProbeSpec | None,
+    name: str,
+    secrets: Mapping[str, str],
+    others: Mapping[int, str],
+    python: str | None,
+    notes: list[str],
+) -> ProbeSpec | None:
+    """The probe as it can be written out: each secret value as its reference (for the check
+    to read from the environment), no password at all for pg_isready (it needs none), another
+    service's loopback port aimed at that service, `python` the project's. A password that no
+    variable holds cannot be written: then the probe is left out, with a note."""
+    if probe is None:
+        return None
+    target = _rehosted(hide(probe.target, secrets), others)
+    argv = tuple(_rehosted(hide(word, secrets), others) for word in probe.argv)
+    if probe.kind == "postgres":
+        target = without_password(target)
+    if in_clear(target) or any(in_clear(word) for word in argv):
+        notes.append(f"{name}: its {probe.kind} probe holds a password, so it is not exported.")
+        return None
+    if python is not None and probe.kind == "cmd":
+        argv = with_python(argv, python)
+    return replace(probe, target=target, argv=argv)
 
 
-def _public_argv(spec: ProcessSpec, secrets: tuple[str, ...], notes: list[str]) -> tuple[str, ...]:
+def _public_argv(
+    spec: ProcessSpec, argv: tuple[str, ...], secrets: Mapping[str, str], notes: list[str]
+) -> tuple[str, ...]:
     """The argv, each secret value in it written as `${NAME}` for the engine to expand."""
-    hidden = {spec.env[k]: k for k in secrets if len(spec.env[k]) >= 4}
-    if not any(value in word for word in spec.argv for value in hidden):
-        return spec.argv
-    notes.append(
-        f"{spec.name}: its command holds secret values, written as ${{NAME}}: "
-        "the engine must expand them from its environment."
-    )
-    return tuple(_referenced(word, hidden) for word in spec.argv)
-
-
-def _referenced(word: str, hidden: Mapping[str, str]) -> str:
-    for value, key in hidden.items():
-        word = word.replace(value, f"${{{key}}}")
-    return word
+    public = tuple(hide(word, secrets) for word in argv)
+    if public != argv:
+        notes.append(
+            f"{spec.name}: its command holds secret values, written as ${{NAME}}: "
+            "the engine expands them from its environment."
+        )
+    return public
 
 
 def _rehosted(value: str, by_port: Mapping[int, str]) -> str:

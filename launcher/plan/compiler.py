@@ -25,7 +25,7 @@ from launcher.core.diagnostics import Diagnostic, in_file_order
 from launcher.core.errors import ConfigError, PortRangeExhausted
 from launcher.core.vocabulary import Condition
 from launcher.plan import shared_mode as hosting
-from launcher.plan.environment import Interpolation, injected_env, service_env, stack_env
+from launcher.plan.environment import Interpolation, injected_env, service_env, service_url, stack_env
 from launcher.plan.interpreter import project_python
 from launcher.plan.modes import Mode
 from launcher.plan.ports import PortRequest, assign_ports, never_taken
@@ -118,10 +118,10 @@ def _compiled(
     if hosted:
         problems.extend(hosting.reserved_name(ordered, loaded.layered.origin))
     instances = [(name, i) for name in ordered for i in _replicas(config.services[name])]
-    ports, urls, exhausted = _addresses(loaded, instances, is_taken, problems)
+    ports, urls, exhausted, moved = _addresses(loaded, instances, is_taken, problems)
     injected = injected_env(loaded, ordered, ports, urls)
     env = stack_env(loaded, injected, environ, problems)
-    build = _Build(loaded, ports, urls, env, injected, environ, python, bind, problems)
+    build = _Build(loaded, ports, urls, env, injected, environ, python, bind, problems, moved)
     specs = _specs(build, instances, hosted)
     if find_modules:
         problems += _missing_modules(loaded, specs)
@@ -177,7 +177,7 @@ def _addresses(
     instances: list[tuple[str, int]],
     is_taken: Callable[[int], bool],
     problems: list[Diagnostic],
-) -> tuple[Mapping[str, int], dict[str, str], list[Diagnostic]]:
+) -> tuple[Mapping[str, int], dict[str, str], list[Diagnostic], Mapping[str, int]]:
     """The port and URL of each process that has one: the same in both modes (in shared mode
     the host listens on each hosted app's port); and the range's running out (LCH-3001), which
     is the machine's problem rather than the configuration's."""
@@ -194,7 +194,7 @@ def _addresses(
     ports = assign_ports(requests, (low, high), is_taken)
     problems.extend(ports.clashes)
     urls = {name: f"http://{LOCALHOST}:{port}" for name, port in ports.assigned.items()}
-    return ports.assigned, urls, ports.exhausted
+    return ports.assigned, urls, ports.exhausted, ports.moved
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,7 @@ class _Build:
     python: str
     bind: str
     problems: list[Diagnostic]
+    moved: Mapping[str, int]  # an automatic port's first choice, held by another program
 
 
 def _specs(build: _Build, instances: list[tuple[str, int]], hosted: list[str]) -> tuple[ProcessSpec, ...]:
@@ -251,7 +252,8 @@ def _spec(build: _Build, name: str, replica: int) -> ProcessSpec:
     )
     cwd = loaded.root / values.expand(service.cwd, ("cwd",)) if service.cwd else loaded.root
     argv = _argv(service, port, build.python, build.bind, values)
-    probe = _probe(service.probe, url, values, ("probe",)) if service.probe else None
+    where = (cwd, env)  # a cmd probe's: its service's
+    probe = _probe(service.probe, url, values, ("probe",), where) if service.probe else None
     if probe is None and not service.oneshot:
         probe = _default_probe(service, port, url)
     return ProcessSpec(
@@ -264,11 +266,12 @@ def _spec(build: _Build, name: str, replica: int) -> ProcessSpec:
         shell=service.shell,
         replica=replica if service.replicas > 1 else None,
         port=port,
-        url=url,
+        url=service_url(service, url) if url is not None else None,
+        moved_from=build.moved.get(instance),
         listen=_listen(service, port, build.bind),
         import_path=service.app or service.task,
         probe=probe,
-        liveness=_probe(service.liveness, url, values, ("liveness",)) if service.liveness else None,
+        liveness=_probe(service.liveness, url, values, ("liveness",), where) if service.liveness else None,
         depends_on=_dependencies(service, loaded.config.services),
         oneshot=service.oneshot,
         restart=service.restart,
@@ -317,7 +320,14 @@ def _listen(service: Service, port: int | None, bind: str) -> tuple[Listen, ...]
     return (Listen(bind, port, "UVICORN_FD"),) if service.app is not None and port is not None else ()
 
 
-def _probe(probe: Probe, url: str | None, values: Interpolation, key: tuple[str, ...]) -> ProbeSpec:
+def _probe(
+    probe: Probe,
+    url: str | None,
+    values: Interpolation,
+    key: tuple[str, ...],
+    where: tuple[Path, Mapping[str, str]],
+) -> ProbeSpec:
+    """A probe, interpolated; a `cmd` probe runs `where` its service does (cwd, environment)."""
     kind = probe.kind
     raw = getattr(probe, kind)
     argv: tuple[str, ...] = ()
@@ -336,6 +346,8 @@ def _probe(probe: Probe, url: str | None, values: Interpolation, key: tuple[str,
         interval=probe.interval,
         timeout=probe.timeout,
         failure_threshold=probe.failure_threshold,
+        cwd=where[0] if kind == "cmd" else None,
+        env=where[1] if kind == "cmd" else None,
     )
 
 

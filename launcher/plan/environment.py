@@ -61,11 +61,11 @@ def injected_env(
         port = ports.get(first)
         if port is not None:
             injected[f"{env_name(name)}_PORT"] = str(port)
-            injected[f"{env_name(name)}_URL"] = _url(service, urls[first])
+            injected[f"{env_name(name)}_URL"] = service_url(service, urls[first])
     return injected
 
 
-def _url(service: Service, url: str) -> str:
+def service_url(service: Service, url: str) -> str:
     """`redis://127.0.0.1:P` for a redis probe, `postgresql://` for a postgres one, else `url`."""
     scheme = _SCHEMES.get(service.probe.kind) if service.probe is not None else None
     return f"{scheme}://{url.partition('://')[2]}" if scheme else url

@@ -30,6 +30,8 @@ class Ports:
     clashes: list[Diagnostic] = field(default_factory=list)
     # The range ran out (LCH-3001): the machine cannot give what the stack needs.
     exhausted: list[Diagnostic] = field(default_factory=list)
+    # An automatic port that had to move: the port it would have had, held by another program.
+    moved: dict[str, int] = field(default_factory=dict)
 
 
 def never_taken(port: int) -> bool:
@@ -64,7 +66,14 @@ def assign_ports(
     for request in requests:
         if request.want != "auto":
             continue
-        port = next((p for p in candidates if p not in holders and not is_taken(p)), None)
+        port = None
+        for candidate in candidates:
+            if candidate in holders:
+                continue
+            if not is_taken(candidate):
+                port = candidate
+                break
+            ports.moved.setdefault(request.name, candidate)
         if port is None:
             wanted = sum(1 for r in requests if r.want == "auto")
             ports.exhausted.append(

@@ -26,6 +26,10 @@ class ProbeSpec:
     interval: float = 1.0
     timeout: float = 1.0
     failure_threshold: int = 3
+    # A `cmd` probe runs where its service runs: in its cwd, with its declared environment (on
+    # top of the launcher's, as the service's own is). None: the launcher's own.
+    cwd: Path | None = None
+    env: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class ProcessSpec:
     host: str | None = None
     # The sockets the launcher binds for it (apps and the shared host); empty for the rest.
     listen: tuple[Listen, ...] = ()
+    # An automatic port that had to move: the one it would have had, held by another program.
+    moved_from: int | None = None
 
     @property
     def confirms_start(self) -> bool:

@@ -67,7 +67,7 @@ def port_taken(service: str, port: int) -> PortTaken:
         [
             Diagnostic(
                 Code.PORT_TAKEN,
-                f"port {port} of service '{service}' is already in use{_held_by(port)}",
+                f"port {port} of service '{service}' is already in use{held_by(port)}",
                 None,
                 'stop that program, or give the service another port (or port = "auto")',
             )
@@ -80,9 +80,10 @@ async def conflict(port: int) -> str | None:
     """None when `port` is free; else why not ("already in use by pid N (command)")."""
     if port_is_free(port):
         return None
-    return f"port {port} is already in use{await asyncio.to_thread(_held_by, port)}"
+    return f"port {port} is already in use{await asyncio.to_thread(held_by, port)}"
 
 
-def _held_by(port: int) -> str:
+def held_by(port: int) -> str:
+    """` by pid N (command)` when the system tells who listens on `port`, else ``."""
     holder = port_holder(port)
     return f" by pid {holder[0]} ({holder[1]})" if holder else ""

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from launcher.runtime.statefile import STATE_DIR, make_state_dir
+
 MAX_BYTES = 5 * 1024 * 1024
 
 
@@ -55,6 +57,8 @@ class LogFiles:
             )
 
     def _open(self, service: str) -> TextIO:
+        if self.directory.parent.name == STATE_DIR:  # a project's: `.launcher/` ignores itself
+            make_state_dir(self.directory.parent.parent)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.path(service)
         file = path.open("a", encoding="utf-8", errors="replace")

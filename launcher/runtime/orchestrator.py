@@ -21,37 +21,33 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from launcher.core.errors import (
-    LauncherError,
-    ReadinessTimeout,
-    StackNotAccepting,
-    StartFailed,
     UnknownService,
 )
-from launcher.core.vocabulary import Condition
 from launcher.plan import shared_mode
 from launcher.plan.spec import Plan, ProcessSpec
-from launcher.runtime import leftovers, policy
+from launcher.runtime import leftovers
 from launcher.runtime.clock import Clock, SystemClock
 from launcher.runtime.context import Context, ProbeObserver, ProberLike, ProbeUse
 from launcher.runtime.environment import child_environment, launcher_environment
 from launcher.runtime.events import Subscribers
 from launcher.runtime.history import History, LinesListener
 from launcher.runtime.host_process import HostLink, context_of
-from launcher.runtime.listeners import Listeners
+from launcher.runtime.listeners import Listeners, held_by
 from launcher.runtime.output import Sink
-from launcher.runtime.policy import RestartBudget
 from launcher.runtime.probes import Prober, ProbeResult
 from launcher.runtime.process import Handle, Reaper, Spawner, spawn
 from launcher.runtime.progress import Progress
 from launcher.runtime.readiness import wait_ready, watch_liveness
 from launcher.runtime.runstate import RunState
 from launcher.runtime.startreport import start_report
-from launcher.runtime.states import ENDED, HEALTHY, LEVELS, ServiceState, StateChange
+from launcher.runtime.states import HEALTHY, LEVELS, ServiceState, StateChange
 from launcher.runtime.status import ServiceStatus, StackState, StackStatus
+from launcher.runtime.steering import Steering
 from launcher.runtime.supervisor import Supervisor
-from launcher.runtime.tasks import TaskScope, first
+from launcher.runtime.tasks import first
 
 S = ServiceState
 Listener = Callable[[StateChange], None]
@@ -92,8 +88,8 @@ class Orchestrator:
         self._host: HostLink | None = None
         self._sockets = Listeners()
         self._progress = Progress(sink, self.snapshot)
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._scope = TaskScope()  # restarts of followers, in the background
+        self._steering = Steering(plan, self._supervisors, lambda: self.state, self._spec, sink)
+        self._port_notes: dict[str, str] = {}
         self._start_clock = self.clock.now()
 
     # -- the front door: reading -----------------------------------------------------------
@@ -105,6 +101,9 @@ class Orchestrator:
             s.status() if (s := self._supervisors.get(spec.name)) else pending(spec)
             for spec in self.plan.specs
         ]
+        if self._port_notes:
+            notes = self._port_notes
+            services = [replace(s, port_note=notes[s.name]) if s.name in notes else s for s in services]
         return StackStatus(
             stack=self.plan.stack,
             state=self.state,
@@ -145,115 +144,37 @@ class Orchestrator:
         """Call `listener(service, lines)` with every batch of output; returns the unsubscribe."""
         return self._history.listeners.subscribe(listener)
 
-    # -- the front door: steering services ---------------------------------------------------
+    # -- the front door: steering services (launcher/runtime/steering.py) -------------------
 
     async def start_service(self, name: str) -> None:
         """Start a service that has ended; return once its start is decided and it is ready or
         completed (StartFailed otherwise). One at a time per service."""
-        async with self._lock(name):
-            self._refuse_unless_running()
-            await self._start_one(name)
+        await self._steering.start(name)
 
     async def stop_service(self, name: str) -> None:
         """Stop a service; it stays stopped (held) until it is started again."""
-        async with self._lock(name):
-            self._refuse_unless_running()
-            await self._stop_one(name)
+        await self._steering.stop(name)
 
     async def restart_service(self, name: str) -> None:
         """Stop a service and start it again; return once it is ready (StartFailed otherwise)
         and the services that declare `restart = true` on it have been restarted too."""
-        async with self._lock(name):
-            self._refuse_unless_running()
-            await self._stop_one(name)
-            # No await from the check to the spawn: the stack's stop cannot begin in between.
-            self._refuse_unless_running()
-            await self._start_one(name)
-        await self._restart_followers(name)
+        await self._steering.restart(name)
 
     async def restart_services(self, names: Sequence[str]) -> dict[str, bool]:
-        """Restart `names` (in dependency order, followers included) together: stop them
-        followers first, start them in order; return for each whether it became ready."""
-        supervisors = [self._supervisor(n) for n in names]
-        for supervisor in supervisors:
-            # Held: `run` ends once no service is left running, and for a moment none may be.
-            supervisor.held = True
-        for supervisor in reversed(supervisors):
-            await supervisor.stop()
-        for supervisor in supervisors:
-            # A change is a new start: a crash loop that the change may fix starts afresh.
-            supervisor.budget = RestartBudget(supervisor.spec.max_restarts, supervisor.spec.restart_window)
-            if not supervisor.idle:  # the control API started it meanwhile
-                supervisor.held = False
-                continue
-            supervisor.launch(self._dependencies(supervisor.spec))
-        ready = await asyncio.gather(*(s.reached("ready") for s in supervisors))
-        return dict(zip(names, ready, strict=True))
+        """Restart `names` (in dependency order, followers included) together; return for each
+        whether it became ready (hot reload)."""
+        return await self._steering.restart_together(names)
 
     async def wait_service(self, name: str, timeout: float) -> None:
         """Wait until a service is ready; LauncherError when it cannot be, ReadinessTimeout when
         `timeout` passes first."""
-        supervisor = self._supervisor(name)
-        try:
-            async with asyncio.timeout(timeout):
-                if not await supervisor.reached("ready"):
-                    raise LauncherError(f"service '{name}' is {supervisor.state}: {supervisor.reason}")
-        except TimeoutError:
-            raise ReadinessTimeout(
-                name, f"was not ready within {timeout:g}s (state: {supervisor.state})", supervisor.output(20)
-            ) from None
-
-    async def _restart_followers(self, name: str) -> None:
-        followers = policy.followers(self.plan.specs, [name])
-        if followers and self.state is StackState.RUNNING:
-            self.sink.event(
-                "launcher", f"{name} restarted: restarting {', '.join(followers)} (restart = true)"
-            )
-            await self.restart_services(followers)
-
-    def _restarted(self, name: str) -> None:
-        """A restart by policy is done: the followers restart, in the background."""
-        if policy.followers(self.plan.specs, [name]):
-            self._scope.spawn(self._restart_followers(name))
+        await self._steering.wait(name, timeout)
 
     def _spec(self, name: str) -> ProcessSpec:
         try:
             return self.plan.spec(name)
         except KeyError:
             raise UnknownService(name, self.plan.names) from None
-
-    def _supervisor(self, name: str) -> Supervisor:
-        self._spec(name)
-        supervisor = self._supervisors.get(name)
-        if supervisor is None:
-            raise StackNotAccepting("starting: its services are not started yet")
-        return supervisor
-
-    def _lock(self, name: str) -> asyncio.Lock:
-        self._spec(name)
-        return self._locks.setdefault(name, asyncio.Lock())
-
-    def _refuse_unless_running(self) -> None:
-        if self.state is not StackState.RUNNING and not (
-            self.state is StackState.STARTING and self._supervisors
-        ):
-            raise StackNotAccepting(str(self.state))
-
-    async def _start_one(self, name: str) -> None:
-        supervisor = self._supervisor(name)
-        if supervisor.idle and supervisor.state in ENDED:
-            supervisor.launch([])  # otherwise it is starting, or running, already: wait for it
-        # A service without a probe is ready at once, but an exit in its first second still
-        # fails its start (DESIGN.md 10): wait until the start is decided.
-        await supervisor.start_over()
-        state = supervisor.state
-        if state not in HEALTHY and (state in ENDED or not await supervisor.reached("ready")):
-            raise StartFailed(name, f"failed to start: {supervisor.reason}", supervisor.output(20))
-
-    async def _stop_one(self, name: str) -> None:
-        supervisor = self._supervisor(name)
-        supervisor.held = True
-        await supervisor.stop()
 
     # -- start -------------------------------------------------------------------------------
 
@@ -268,8 +189,10 @@ class Orchestrator:
             if note:
                 self.sink.event("launcher", note)
         self._sockets = Listeners.bind(self.plan.specs)
+        self._note_moved_ports()
         if self._prober is None:
-            self._own_prober = self._prober = Prober()
+            # A cmd probe's environment starts where a service's does.
+            self._own_prober = self._prober = Prober(launcher_environment(self.environ, self.plan.python))
             await self._own_prober.__aenter__()
         if self._use_reaper:
             self._reaper = Reaper.start(self.run_id)
@@ -280,7 +203,7 @@ class Orchestrator:
             self._supervisors[spec.name] = Supervisor(spec, context_of(spec, context, self._host))
         self._write_state()
         for supervisor in self._supervisors.values():
-            supervisor.launch(self._dependencies(supervisor.spec))
+            supervisor.launch(self._steering.dependencies(supervisor.spec))
         await self._until_started()
         failed = [s for s in self._supervisors.values() if s.state is S.FAILED]
         if failed and not self.keep_going:
@@ -316,6 +239,14 @@ class Orchestrator:
             unsubscribe()
             await self._progress.end()
 
+    def _note_moved_ports(self) -> None:
+        """Say which automatic ports had to move, and who holds the usual one."""
+        for spec in self.plan.specs:
+            if spec.moved_from is not None and spec.port is not None:
+                note = f"{spec.moved_from} was held{held_by(spec.moved_from) or ' by another program'}"
+                self._port_notes[spec.name] = note
+                self.sink.event("launcher", f"{note}: {spec.name} got {spec.port}", level="warning")
+
     def _context(self) -> Context:
         assert self._prober is not None
         return Context(
@@ -332,13 +263,8 @@ class Orchestrator:
             on_exit=self._exited,
             on_probe=self._probe_checks.tell,
             inherited=lambda name: self._sockets.inherited(self.plan.spec(name)),
-            on_restarted=self._restarted,
+            on_restarted=self._steering.restarted,
         )
-
-    def _dependencies(self, spec: ProcessSpec) -> list[tuple[Supervisor, Condition]]:
-        return [
-            (self._supervisors[d.name], d.condition) for d in spec.depends_on if d.name in self._supervisors
-        ]
 
     # -- events ------------------------------------------------------------------------------
 
@@ -376,7 +302,7 @@ class Orchestrator:
     async def stop(self) -> None:
         """Stop every service: each after everything that depends on it, in parallel otherwise."""
         self.state = StackState.STOPPING
-        await self._scope.aclose()  # no follower restarts while the stack stops
+        await self._steering.scope.aclose()  # no follower restarts while the stack stops
         await self._progress.end()
         for supervisor in self._supervisors.values():
             supervisor.prepare_stop()  # restart policies are off while stopping

@@ -20,7 +20,7 @@ import struct
 import subprocess
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -29,6 +29,7 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 from launcher.core.probekinds import ProbeKind
 from launcher.plan.spec import ProbeSpec
 from launcher.runtime import http1
+from launcher.runtime.environment import child_environment
 
 HTTP_HEAD_LIMIT = 65536  # bytes of an answer's head, at most
 HTTP_BODY_LIMIT = 1 << 20  # bytes of a body read to its end; the rest is not waited for
@@ -87,10 +88,15 @@ Check = Callable[["Prober", ProbeSpec, "LogWatch | None"], Awaitable[tuple[bool,
 
 
 class Prober:
-    """Runs checks; owns the HTTP session of one running stack."""
+    """Runs checks; owns the HTTP session of one running stack.
 
-    def __init__(self) -> None:
+    `environ` is what a `cmd` probe's environment starts from, as a service's does: the
+    launcher's own (launcher/runtime/environment.py), the probe's service's on top.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._session: Any = None
+        self.environ = os.environ if environ is None else environ
 
     async def __aenter__(self) -> Prober:
         return self
@@ -208,8 +214,12 @@ async def _tcp(prober: Prober, probe: ProbeSpec, log: LogWatch | None) -> tuple[
 
 
 async def _cmd(prober: Prober, probe: ProbeSpec, log: LogWatch | None) -> tuple[bool, str]:
+    # Where its service runs: `test -f ready.flag`, `./healthcheck`, `python -m app.ping` mean
+    # the service's files, variables and interpreter.
     process = await asyncio.create_subprocess_exec(
         *probe.argv,
+        cwd=probe.cwd,
+        env=child_environment(prober.environ, probe.env or {}),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

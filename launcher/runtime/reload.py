@@ -28,7 +28,9 @@ class Reloader:
         self.plan = orchestrator.plan
         # Resolved, as the watcher schedules (and so reports) them.
         self.root = self.plan.root.resolve()
-        self.specs = [dataclasses.replace(s, watch=tuple(map(_resolved, s.watch))) for s in self.plan.specs]
+        self.specs = [
+            dataclasses.replace(s, watch=tuple(p for w in s.watch for p in _resolved(w))) for s in self.plan.specs
+        ]
         self.clock = orchestrator.clock
         self.debouncer = watchrules.Debouncer()
         self._wake = asyncio.Event()
@@ -119,9 +121,12 @@ class Reloader:
         return watchrules.short_list([path], self.root)
 
 
-def _resolved(path: Path) -> Path:
-    """The path as the watcher reports it. The default watch of an app or task that is a module
-    of its own (`main:app`) names `main`: its file is `main.py`."""
+def _resolved(path: Path) -> tuple[Path, ...]:
+    """The paths as the watcher reports them. The default watch of an app or task that is a module
+    of its own (`main:app`) names `main`: its file is `main.py`, and the modules it imports from
+    beside it (`settings.py`, `models.py`) are the Python files of its directory, all watched."""
     path = path.resolve()
     module = path.with_name(path.name + ".py")
-    return module if not path.exists() and module.is_file() else path
+    if path.exists() or not module.is_file():
+        return (path,)
+    return tuple(sorted(module.parent.glob("*.py")))

@@ -20,6 +20,9 @@ from launcher.runtime.statejson import STATE_FILE as STATE_FILE
 from launcher.runtime.statejson import read_json
 
 LOCK_FILE = "launcher.lock"
+# `.launcher/` holds state, logs and a lock: none of it belongs in the project's repository, so
+# the directory ignores itself (as a virtualenv's `.gitignore` of `*` does).
+GITIGNORE = "*\n"
 
 
 @dataclass
@@ -65,6 +68,19 @@ def state_dir(root: Path) -> Path:
     return root / STATE_DIR
 
 
+def make_state_dir(root: Path) -> Path:
+    """`.launcher/` of the project at `root`, created 0700 with its `.gitignore` if need be.
+
+    Every writer of the directory (the state file, the lock, the log files) comes through
+    here, so `git add -A` never takes it in, whichever wrote first."""
+    directory = state_dir(root)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(GITIGNORE)
+    return directory
+
+
 def read(root: Path) -> StackRecord | None:
     """The recorded stack of the project at `root`, or None (absent or unreadable)."""
     data = read_json(root)
@@ -76,8 +92,7 @@ def read(root: Path) -> StackRecord | None:
 
 def write(root: Path, record: StackRecord) -> None:
     """Replace the state file atomically: readers see the old file or the new one, never half."""
-    directory = state_dir(root)
-    directory.mkdir(mode=0o700, exist_ok=True)
+    directory = make_state_dir(root)
     fd, temp = tempfile.mkstemp(dir=directory, prefix=".state-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as file:
@@ -96,8 +111,7 @@ def lock(root: Path) -> int | None:
     """Take the project's launcher lock: an fd to keep open while the stack runs, or None when
     another launcher holds it. The kernel releases it when the holder dies, even by SIGKILL, so
     unlike a pid in the state file it can neither go stale nor be taken twice at once."""
-    directory = state_dir(root)
-    directory.mkdir(mode=0o700, exist_ok=True)
+    directory = make_state_dir(root)
     fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

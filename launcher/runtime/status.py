@@ -57,6 +57,8 @@ class ServiceStatus:
     # ends the leftovers of this one (launcher/runtime/leftovers.py).
     pgid: int | None = None
     create_time: float | None = None
+    # Why an automatic port is not the usual one: "8000 was held by pid 42 (python -m http.server)".
+    port_note: str | None = None
 
     @classmethod
     def pending(cls, spec: ProcessSpec) -> ServiceStatus:

@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import copy_demo, wait_until
 
@@ -132,6 +133,16 @@ class Shell:
         return self.wait()
 
 
+def left_behind(demo: Path) -> list[str]:
+    """The processes still running from the demo's directory (a launcher that exited leaves none)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or ())
+        if str(demo) in command:
+            found.append(f"{process.pid} {command[:200]}")
+    return found
+
+
 def status(demo: Path) -> dict[str, object] | None:
     done = subprocess.run(
         [sys.executable, "-m", "launcher", "status", "--json"], cwd=demo, capture_output=True, text=True
@@ -155,6 +166,7 @@ def test_the_readme_commands_answer_in_a_terminal_and_in_a_pipe(demo: Path, term
     assert shell.wait() == 0, shell.text()
     assert mode in shell.text()
     assert re.search(r"^\[", shell.text(), re.M), shell.text()  # the chapters, as JSON
+    assert not left_behind(demo), shell.text()
     # `run full` in one terminal, the README's curl commands in another.
     stack = Shell(run_full, demo, terminal=terminal)
     try:

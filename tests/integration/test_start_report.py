@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 
 import pytest
@@ -212,3 +213,33 @@ depends_on = ["api"]
     assert events.count("plain", "started") == 1  # a plain dependent is left alone
     launcher.signal(signal.SIGINT)
     assert launcher.wait() == 130
+
+
+def test_an_automatic_port_that_moved_says_who_held_the_usual_one(
+    project: ProjectFactory, launch: Launch
+) -> None:
+    low, high = free_port_block()
+    root = project()
+    events = Events(root / "events")
+    (root / "launcher.toml").write_text(f"""
+[launcher]
+ports = [{low}, {high}]
+
+[services.web]
+command = {service("web", events, "--listen", "--http")}
+port = "auto"
+""")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", low))
+    holder.listen()
+    try:
+        launcher = launch(root)
+        launcher.wait_output("1/1 services ready")
+        note = f"{low} was held by pid {os.getpid()}"
+        where = f"web  http://127.0.0.1:{low + 1}  ({note}"
+        wait_until(lambda: where in launcher.output, message=lambda: launcher.output)
+        assert f": web got {low + 1}" in launcher.output
+        launcher.signal(signal.SIGINT)
+        assert launcher.wait() == 130
+    finally:
+        holder.close()
