@@ -7,6 +7,10 @@ start      12 services, 4 levels of 3, each depending on the whole level before,
            after another by a plain loop polling every 5 ms. Target: <= 1.10 x the baseline.
 readiness  from a service's listen() to the launcher marking it ready, median over the start
            runs. Target: median <= 15 ms.
+spawn      from starting `python -m launcher run` (one service, no probe) to that service's
+           first instruction (bash, stamping $EPOCHREALTIME). Baseline ("raw"): a Python process
+           started the same way that spawns the same program with subprocess.Popen. Target
+           (issue 21): <= 80 ms.
 stop       10 services: 6 stop at once on SIGTERM, 2 need 0.5 s, 1 ignores SIGTERM
            (stop_timeout = 1 s), 1 has a grandchild. Targets: done within the slowest path (the
            stop_timeout) + 150 ms; the one ignoring SIGTERM gone within its stop_timeout + 100 ms
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import select
+import signal
 import socket
 import statistics
 import subprocess
@@ -126,6 +131,48 @@ def bench_start(runs: int) -> tuple[list[float], list[float], list[float], list[
     return launcher_times, baseline_times, levels_times, readiness
 
 
+SPAWN_TARGET = 0.080
+RAW_SPAWN = "import subprocess, sys; subprocess.Popen(sys.argv[1:]).wait()"
+
+
+def stamped(path: Path) -> list[str]:
+    """A program that writes the time it began to `path`, then waits to be stopped."""
+    return ["bash", "-c", f"echo $EPOCHREALTIME > {path}; exec sleep 600"]
+
+
+def time_to_spawn(argv: list[str], cwd: Path, stamp: Path) -> float:
+    """From starting `argv` to the stamp of the program it spawns (then both are stopped)."""
+    stamp.unlink(missing_ok=True)
+    started = time.time()
+    process = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not (stamp.exists() and stamp.read_text().strip()):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"nothing spawned by {argv} within 10 s")
+            time.sleep(0.002)
+        return float(stamp.read_text()) - started
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(15)
+
+
+def bench_spawn(runs: int) -> tuple[list[float], list[float]]:
+    """(launcher, raw) times to the first spawn, interleaved."""
+    ours, raw = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        stamp = root / "spawned"
+        (root / "launcher.toml").write_text(f"[services.a]\ncommand = {toml_list(stamped(stamp))}\n")
+        time_to_spawn([sys.executable, "-m", "launcher", "run"], root, stamp)  # warm: bytecode, page cache
+        for _ in range(runs):
+            raw.append(time_to_spawn([sys.executable, "-c", RAW_SPAWN, *stamped(stamp)], root, stamp))
+            ours.append(time_to_spawn([sys.executable, "-m", "launcher", "run"], root, stamp))
+    return ours, raw
+
+
 def stop_config() -> str:
     services = []
     for i in range(6):
@@ -178,16 +225,28 @@ def bench_stop(runs: int) -> tuple[list[float], list[float], bool]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", nargs="*", help="start, readiness, stop (default: all)")
+    parser.add_argument("which", nargs="*", help="start, readiness, spawn, stop (default: all)")
     parser.add_argument("--runs", type=int, default=RUNS)
     args = parser.parse_args()
-    every = {"start", "readiness", "stop"}
+    every = {"start", "readiness", "spawn", "stop"}
     which = set(args.which) or every
     if which - every:
         parser.error(
-            f"unknown benchmark: {', '.join(sorted(which - every))} (choose from start, readiness, stop)"
+            f"unknown benchmark: {', '.join(sorted(which - every))} (choose from {', '.join(sorted(every))})"
         )
-    print(f"runtime benchmarks, {args.runs} runs each, python {sys.version.split()[0]}")
+    print(
+        f"runtime benchmarks, {args.runs} runs each, python {sys.version.split()[0]}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    if "spawn" in which:
+        ours, raw = bench_spawn(args.runs)
+        median, base = statistics.median(ours), statistics.median(raw)
+        print(
+            f"spawn: `launcher run` to the first service spawned median {median * 1000:.1f} ms "
+            f"(runs {' '.join(f'{t * 1000:.0f}' for t in ours)}), raw {base * 1000:.1f} ms: "
+            f"{median / base:.2f} x raw; target <= {SPAWN_TARGET * 1000:.0f} ms "
+            f"{'PASS' if median <= SPAWN_TARGET else 'MISS'}"
+        )
     if which & {"start", "readiness"}:
         ours, base, levels, readiness = bench_start(args.runs)
         ratio = statistics.median(ours) / statistics.median(base)

@@ -251,7 +251,7 @@ def describe(process: psutil.Process, launcher_pid: int) -> str:
     text = " ".join(words)
     if "reaper.py" in text:
         return "reaper"
-    if "launcher.child.shared_host" in text:
+    if "shared_host" in words:  # launcher's host, from its directory in the user's cache
         return "host"
     if "uvicorn" in words:
         return words[-1].partition(":")[0]

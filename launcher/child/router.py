@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from launcher.child import tagged_output as hostio
+from . import tagged_output as hostio
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,11 +29,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 @dataclass
 class Route:
-    """One hosted app and the port it is served on."""
+    """One hosted app and the port it is served on (its app None until it is loaded)."""
 
     name: str
     port: int
-    app: ASGIApp
+    app: ASGIApp | None = None
     state: dict[str, Any] = field(default_factory=dict)
     serving: bool = False
 
@@ -61,7 +61,7 @@ class Router:
         # Set, not reset: uvicorn runs each request in a task of its own, and its access log
         # and "Exception in ASGI application" come after the app returns, in that task.
         hostio.current.set(route.name)
-        if not route.serving:
+        if not route.serving or route.app is None:
             await _plain(scope, send, 503, f"service '{route.name}' is not running\n")
             return
         # The scope is this request's own (the server builds one per request): only its state,
@@ -124,18 +124,20 @@ class Lifespan:
         if not self.supported or task is None or task.done():
             return
         try:
-            async with asyncio.timeout(timeout):
-                await self._inbox.put({"type": "lifespan.shutdown"})
-                answer = await self._answer()
-        except TimeoutError:
+            answer = await asyncio.wait_for(self._shutdown_answer(), timeout)
+        except asyncio.TimeoutError:
             raise LifespanFailed(f"lifespan shutdown did not finish within {timeout:g}s") from None
         finally:
             await self._end()
         if answer is not None and answer["type"] == "lifespan.shutdown.failed":
             raise LifespanFailed(answer.get("message") or "lifespan shutdown failed")
-        if answer is None and not task.cancelled() and task.exception() is not None:
-            error = task.exception()
-            raise LifespanFailed("".join(traceback.format_exception(error)))
+        error = None if answer is not None or task.cancelled() else task.exception()
+        if error is not None:
+            raise LifespanFailed("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+
+    async def _shutdown_answer(self) -> Message | None:
+        await self._inbox.put({"type": "lifespan.shutdown"})
+        return await self._answer()
 
     async def _answer(self) -> Message | None:
         """The app's next lifespan message; None if the app ended (returned or raised) instead."""

@@ -1,4 +1,5 @@
-"""The shared-mode host: `python -m launcher.child.shared_host --units JSON`.
+"""The shared-mode host: `python -m launcher.child.shared_host --units JSON` (in the project's
+interpreter, `python CHILD_DIR shared_host --units JSON`: see launcher/plan/childside.py).
 
 One process for the stack's apps and tasks (DESIGN.md 2). It serves every app at the root of its
 own port, with one uvicorn server over the sockets the launcher bound for them (one per app,
@@ -35,11 +36,11 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from launcher.child import tagged_output as hostio
-from launcher.child import task_ready as taskready
-from launcher.child import task_runner as runner
-from launcher.child.router import Lifespan, LifespanFailed, Route, Router
-from launcher.child.units import REQUEST_GRACE, HostedUnit, decode_units, listen_variable
+from . import tagged_output as hostio
+from . import task_ready as taskready
+from . import task_runner as runner
+from .router import Lifespan, LifespanFailed, Route, Router
+from .units import REQUEST_GRACE, HostedUnit, decode_units, listen_variable
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -49,13 +50,15 @@ class Hosted:
 
     def __init__(self, unit: HostedUnit, router: Router, report: Report) -> None:
         self.unit = unit
-        self.router = router
         self.report = report
         self.context = contextvars.copy_context()
         self.context.run(hostio.current.set, unit.name)
         self.context.run(taskready.notifier.set, self._ready)
         self.target: Any = None
-        self.route: Route | None = None
+        # An app's port answers from the start: 503 until the app is loaded and started.
+        self.route = Route(unit.name, unit.port) if unit.kind == "app" and unit.port is not None else None
+        if self.route is not None:
+            router.add(self.route)
         self.lifespan: Lifespan | None = None
         self.task: asyncio.Task[Any] | None = None
         self.running = False
@@ -86,7 +89,9 @@ class Hosted:
                     await previous
             await step()
 
-        self._op = asyncio.get_running_loop().create_task(run(), context=self.context)
+        # A task started in this context runs in a copy of it (create_task's `context=` is
+        # Python 3.11's): a copy is all it needs, since nothing it sets is read back here.
+        self._op = self.context.run(asyncio.ensure_future, run())
         return self._op
 
     def _exited(self, code: int) -> None:
@@ -127,17 +132,15 @@ class Hosted:
         app = runner.resolve(self.unit.target, "app")
         if not callable(app):
             raise runner.LoadError(f"app {self.unit.target!r} is not an ASGI application")
-        if self.unit.port is None:
+        if self.route is None:
             raise runner.LoadError(f"app {self.unit.target!r} has no port to be served on")
-        self.target = app
-        self.route = Route(self.unit.name, self.unit.port, app)
-        self.router.add(self.route)
+        self.target = self.route.app = app
 
     async def _start_app(self) -> None:
-        route = self.route
+        route, app = self.route, self.target
         assert route is not None
         route.state = {}  # a fresh lifespan state for every start
-        lifespan = Lifespan(route.app, route.state)
+        lifespan = Lifespan(app, route.state)
         try:
             await lifespan.startup()
         except LifespanFailed as exc:
@@ -174,7 +177,7 @@ class Hosted:
             return
         error = task.exception()
         if error is not None:
-            self.context.run(traceback.print_exception, error)
+            self.context.run(traceback.print_exception, type(error), error, error.__traceback__)
         self._exited(0 if error is None else 1)
 
     async def _stop(self) -> None:
@@ -203,7 +206,9 @@ class Hosted:
 
 
 class _Server:
-    """uvicorn's server over the launcher's sockets, without its signal handlers."""
+    """uvicorn's server over the launcher's sockets, without its signal handlers (those of
+    uvicorn 0.29 and later, installed by capture_signals, and of earlier ones, by
+    install_signal_handlers)."""
 
     def __init__(self, router: Router, sockets: list[socket.socket]) -> None:
         import uvicorn
@@ -212,6 +217,9 @@ class _Server:
             @contextlib.contextmanager
             def capture_signals(self) -> Iterator[None]:
                 yield
+
+            def install_signal_handlers(self) -> None:
+                pass
 
             async def startup(self, sockets: list[socket.socket] | None = None) -> None:
                 await super().startup(sockets)
@@ -294,12 +302,12 @@ class Host:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.child.shared_host")
+    parser = argparse.ArgumentParser(prog="shared_host")
     parser.add_argument("--units", required=True, help="the hosted services, as JSON")
     args = parser.parse_args(argv)
     control = os.environ.get("LAUNCHER_CONTROL_FD")
     if control is None:
-        print("error: launcher.host runs under the launcher (launcher run --mode shared)", file=sys.stderr)
+        print("error: the shared host runs under the launcher (launcher run --mode shared)", file=sys.stderr)
         return 2
     sys.stdout = stdout = hostio.TaggedStream(sys.stdout)
     sys.stderr = hostio.TaggedStream(sys.stderr)

@@ -1,5 +1,6 @@
 """The runner of a `task` service in multi mode:
-`python -m launcher.child.task_runner [--app-dir DIR] module:attr`.
+`python -m launcher.child.task_runner [--app-dir DIR] module:attr` (in the project's interpreter,
+`python CHILD_DIR task_runner ...`: see launcher/plan/childside.py).
 
 It imports the module (DIR first on sys.path), checks that the attribute is an `async def`
 taking no required arguments, and runs it. SIGTERM or SIGINT cancels the task and lets its
@@ -24,7 +25,7 @@ import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from launcher.child import task_ready as taskready
+from . import task_ready as taskready
 
 TaskFunction = Callable[[], Coroutine[Any, Any, Any]]
 
@@ -107,7 +108,7 @@ class _ReadyPipe:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.child.task_runner")
+    parser = argparse.ArgumentParser(prog="task_runner")
     parser.add_argument("--app-dir", default=".")
     parser.add_argument("task")
     args = parser.parse_args(argv)

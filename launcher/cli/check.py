@@ -77,11 +77,12 @@ def _check(args: argparse.Namespace, key: list[str]) -> int:
 
 
 def _validated(args: argparse.Namespace, key: list[str]) -> int:
-    from launcher.cli.project import plan_args
+    from launcher.cli.project import plan_args, require_interpreter
     from launcher.config import checkcache
     from launcher.plan.environment import shadowed
 
     loaded, plan = plan_args(args, args.profile)
+    require_interpreter(loaded, plan)  # it runs the apps and tasks: asked without importing
     # Warnings refuse nothing: the lines ignored in env files, the declared variables that
     # hide injected ones.
     warnings = [*loaded.env_files.warnings, *shadowed(loaded, plan, os.environ)]
@@ -94,6 +95,7 @@ def _validated(args: argparse.Namespace, key: list[str]) -> int:
     if args.all_profiles:
         for name in loaded.profiles:
             configured, other = plan_args(args, name)
+            require_interpreter(configured, other)
             plans.append(other)
             warnings += [w for w in shadowed(configured, other, os.environ) if w not in warnings]
             lines.append(f"  profile {name}: {len(other.specs)} processes, valid")

@@ -23,14 +23,16 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from launcher.cli.project import load_args
+    from launcher.exports.deployment import secret_environ
+    from launcher.exports.procfile import render_procfile
     from launcher.plan.compiler import build_plan
-    from launcher.plan.procfile import render_procfile
     from launcher.version import __version__
 
     loaded = load_args(args, args.profile)
     # "python", not this interpreter's path, and no machine environment: the output must be
-    # the same on every machine, since the repository keeps it.
-    plan = build_plan(loaded, environ={}, python="python")
+    # the same on every machine, since the repository keeps it. A secret the project does not
+    # declare stays `${NAME}`, for the shell to expand from honcho's environment.
+    plan = build_plan(loaded, environ=secret_environ(loaded.config), python="python")
     directory = Path(args.output) if args.output else loaded.root / "Procfile.d"
     # The header's honcho command is run from the project root: name the directory from there.
     shown = os.path.relpath(directory.resolve(), loaded.root.resolve())

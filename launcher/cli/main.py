@@ -32,6 +32,7 @@ COMMANDS = {
     "start": ("service", "start services of the running stack (none named: all)"),
     "stop": ("service", "stop services of the running stack (none named: all)"),
     "restart": ("service", "restart services of the running stack (none named: all)"),
+    "attach": ("attach", "a live dashboard of the running stack: states, logs, events; keys to restart"),
     "exec": ("exec", "run `-- CMD` with the running stack's environment (a service's, in its cwd)"),
     "env": ("env", "print the running stack's environment (or a service's): export lines or --json"),
     "ls": ("ls", "list the stacks running on this machine (every project of this user)"),

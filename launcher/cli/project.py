@@ -42,7 +42,8 @@ def load_args(
 
 
 def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
-    """`[PROFILE] [SERVICE...]`: the first word is a profile when one has that name."""
+    """`[PROFILE] [SERVICE...]`: the first word is a profile when one has that name. Refused
+    before anything starts where the project's interpreter cannot run the apps and tasks."""
     from launcher.runtime.sockets import port_is_free
 
     words = list(args.words)
@@ -68,6 +69,7 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
         environ=os.environ,
         is_taken=lambda port: not port_is_free(port),
     )
+    require_interpreter(loaded, plan)
     if debug:
         plan = _debugged(plan, loaded, args)
     if getattr(args, "file", None) is None and discovery.is_procfile(loaded.path):
@@ -76,20 +78,32 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
     return loaded, plan
 
 
+def require_interpreter(loaded: Loaded, plan: Plan) -> None:
+    """LCH-1038 where the project's interpreter cannot run the plan's apps and tasks (at the
+    line of `[launcher] python`, where it is set)."""
+    from launcher.runtime import interpreter
+
+    setting = loaded.config.launcher.python
+    interpreter.require(plan, loaded.layered.origin(("launcher", "python")) if setting else None)
+
+
 def _debugged(plan: Plan, loaded: Loaded, args: argparse.Namespace) -> Plan:
     """`--debug SERVICE` (or the profile's `debug`): refused before anything starts without
-    debugpy, or on a taken port."""
-    import importlib.util
-
+    debugpy in the project's interpreter, or on a taken port."""
     from launcher.plan.debug import COMMAND_LINE, Debug, debug_plan, debug_port_taken, missing_debugpy
+    from launcher.runtime import interpreter
     from launcher.runtime.sockets import port_is_free
 
     chosen = getattr(args, "debug", None)
     origin = (None if chosen else loaded.debug_origin) or COMMAND_LINE
     debug = Debug(chosen or loaded.debug or "", port=args.debug_port, wait=args.debug_wait, origin=origin)
-    plan = debug_plan(plan, debug, python=sys.executable)
-    if importlib.util.find_spec("debugpy") is None:
-        raise missing_debugpy(debug)
+    plan = debug_plan(plan, debug, python=plan.python)
+    try:
+        found = interpreter.installed(plan.python, ["debugpy"], plan.root)["debugpy"] is not None
+    except interpreter.Unusable:
+        found = False
+    if not found:
+        raise missing_debugpy(debug, None if plan.python == sys.executable else plan.python)
     if not port_is_free(debug.port):
         raise debug_port_taken(debug)
     return plan

@@ -1,6 +1,8 @@
-"""`launcher run [PROFILE] [SERVICE...] [--no-deps] [--keep-going] [--watch] [-- CMD ...]`: the
-stack in the foreground. With --watch (or `watch = true` in the profile), once it has started,
-a change of a service's files restarts that service (launcher/runtime/reload.py).
+"""`launcher run [PROFILE] [SERVICE...] [--no-deps] [--keep-going] [--watch] [--tui] [-- CMD ...]`:
+the stack in the foreground. With --watch (or `watch = true` in the profile), once it has
+started, a change of a service's files restarts that service (launcher/runtime/reload.py). With
+--tui, the dashboard of `launcher attach` is in front (launcher/cli/attach.py's Front) and the
+launcher's own lines go to `.launcher/logs/launcher.log`; closing the dashboard stops the stack.
 
 Signals: the first SIGINT, SIGTERM or SIGHUP starts a graceful stop; a second SIGINT kills every
 service at once. With `-- CMD`, CMD runs in the launcher's own process group, so Ctrl-C reaches
@@ -11,6 +13,7 @@ with CMD's code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import gc
 import os
@@ -24,8 +27,10 @@ from launcher.core.codes import Code
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
+    from launcher.cli.attach import Front
+    from launcher.control.listening import ApiSockets
     from launcher.control.server import ApiServer
     from launcher.core.errors import LauncherError
     from launcher.plan.spec import Plan
@@ -44,6 +49,7 @@ examples:
   launcher run api worker           these services, with what they depend on
   launcher run --watch              restart a service when its files change
   launcher run --debug api          api under debugpy (attach to 127.0.0.1:5678)
+  launcher run --tui                the stack with a live dashboard in front (q stops it)
   launcher run ci -- pytest -x      start the profile ci, run pytest against it, stop the
                                     stack; exit with pytest's code
 """
@@ -53,32 +59,107 @@ USAGE_TAIL = "[-- CMD ...]"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_options(parser)  # in options.py, since `up` declares them too
+    parser.add_argument(
+        "--tui",
+        action="store_true",
+        help="a live dashboard in front (`launcher attach`); closing it stops the stack",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
+    from launcher.cli.planning import Planning
+
+    if args.tui and (problem := _tui_problem(args)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    planning = Planning.start(args)  # pydantic stays out of this long-running process
+    # Meanwhile, on the other core: what runs the stack.
     import asyncio
 
-    from launcher.cli.project import load_run_args
+    import launcher.runtime.orchestrator  # noqa: F401 (imported by _run, now in parallel)
     from launcher.runtime.output import make_sink
 
-    loaded, plan = load_run_args(args)
-    log_format = args.log_format or loaded.config.launcher.log_format
+    outcome = planning.outcome()
+    if isinstance(outcome, int):
+        return outcome  # the child said why it could not plan
+    plan, log_format = outcome
+    log_dir = plan.root / ".launcher" / "logs"
+    stream = sys.stdout
+    if args.tui:  # the terminal is the dashboard's: the launcher's lines go where `up -d` puts them
+        log_dir.mkdir(parents=True, exist_ok=True)
+        stream = open(log_dir / "launcher.log", "a")  # noqa: SIM115 (closed after the sink, below)
     sink = make_sink(
-        sys.stdout,
+        stream,
         log_format=log_format,
-        color=False if args.no_color else None,
+        color=False if args.no_color or args.tui else None,
         names=[*plan.names, "launcher"],
-        log_dir=plan.root / ".launcher" / "logs",
-        echo=not args.detached,
+        log_dir=log_dir,
+        echo=not (args.detached or args.tui),
     )
     try:
         watch = args.watch or plan.watch
         report = functools.partial(print_error, log_format=log_format, no_color=args.no_color)
-        return asyncio.run(
-            _run(plan, sink, args.command_argv, keep_going=args.keep_going, watch=watch, report=report)
-        )
+        with _pidfd_child_watcher():
+            return asyncio.run(
+                _run(
+                    plan,
+                    sink,
+                    args.command_argv,
+                    keep_going=args.keep_going,
+                    watch=watch,
+                    report=report,
+                    tui=args.tui,
+                )
+            )
     finally:
         sink.close()
+        if stream is not sys.stdout:
+            stream.close()
+
+
+@contextlib.contextmanager
+def _pidfd_child_watcher() -> Iterator[None]:
+    """While the stack runs, children are watched through pidfds, on the event loop.
+
+    Python 3.11's default child watcher starts a thread per child, each parked in waitpid() for
+    the child's life (a thread per service, and one per cmd probe while it runs). The watcher is
+    the event loop policy's, so it is set for the CLI's own run only and put back afterwards;
+    from 3.12 on, asyncio picks the pidfd watcher by itself.
+    """
+    import asyncio
+
+    if sys.version_info >= (3, 12) or not _has_pidfd():
+        yield
+        return
+    policy = asyncio.get_event_loop_policy()
+    previous = policy.get_child_watcher()
+    watcher = asyncio.PidfdChildWatcher()  # installs no signal handler
+    policy.set_child_watcher(watcher)
+    try:
+        yield
+    finally:
+        policy.set_child_watcher(previous)
+
+
+def _has_pidfd() -> bool:
+    """Linux 5.3 or later (os.pidfd_open exists wherever Python was built on a recent kernel)."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def _tui_problem(args: argparse.Namespace) -> str | None:
+    """Why `--tui` cannot be: with `-- CMD` or `--log-format json`, or without a terminal."""
+    from launcher.cli.attach import terminal_problem
+
+    if args.command_argv:
+        return "--tui and `-- CMD` exclude each other (CMD's output would go under the dashboard)"
+    if args.log_format == "json":
+        return "--tui and --log-format json exclude each other (the dashboard is for a terminal)"
+    problem = terminal_problem("launcher run --tui")
+    return None if problem is None else problem[0]
 
 
 class _Signals:
@@ -113,6 +194,16 @@ class _Signals:
             self.sink.event("launcher", f"{name} again: killing every service now")
             self.orchestrator.kill()
 
+    def dashboard_closed(self, code: int) -> None:
+        """`--tui`: its dashboard has ended. Ctrl-C in it (130) acts as SIGINT does; `q` as
+        `launcher down`. The terminal is the launcher's again: it says what happens."""
+        print("launcher: stopping the stack (Ctrl-C again to kill everything now)", file=sys.stderr)
+        if code == 128 + signal.SIGINT:
+            self._received(signal.SIGINT)
+        elif not self.stop.is_set():
+            self.sink.event("launcher", "the dashboard was closed: stopping")
+            self.stop.set()
+
     def stop_requested(self) -> None:
         """POST /v1/stop (`launcher down`): a graceful stop, as on the first signal."""
         if not self.stop.is_set():
@@ -132,6 +223,7 @@ async def _run(
     keep_going: bool,
     watch: bool,
     report: Callable[[LauncherError], None],
+    tui: bool = False,
 ) -> int:
     import asyncio
 
@@ -144,14 +236,33 @@ async def _run(
     orchestrator = Orchestrator(plan, sink=sink, keep_going=keep_going)
     orchestrator.claim()  # before the API's socket: that of a running launcher is not ours
     try:
-        api = await _open_api(plan, orchestrator, signals.stop_requested)
+        sockets, token = _bind_api(plan)
     except BaseException:
         await orchestrator.stop()  # nothing started: this releases the claim
         raise
+    if orchestrator.run_state is not None:
+        orchestrator.run_state.await_api()  # no state file before the API can answer
     signals.install(loop)
     signals.orchestrator = orchestrator
+    api: ApiServer | None = None
+    front: Front | None = None
+    # The stack runs (and says so) only once its API answers.
+    api_opened: asyncio.Future[None] = loop.create_future()
+    starting = asyncio.ensure_future(orchestrator.start(before_running=api_opened))
     try:
-        starting = asyncio.ensure_future(orchestrator.start())
+        # The first services are spawned first: importing and building the control API
+        # (aiohttp) takes longer than spawning them, and it may answer a moment later.
+        spawns = asyncio.ensure_future(orchestrator.first_spawns())
+        await asyncio.wait({spawns, starting}, return_when=asyncio.FIRST_COMPLETED)
+        spawns.cancel()
+        if not starting.done():
+            api = await _open_api(orchestrator, sockets, token, signals.stop_requested)
+            api_opened.set_result(None)
+        if tui:
+            from launcher.cli.attach import Front
+            from launcher.runtime import rundir
+
+            front = await Front.start(rundir.socket_path(plan.root), plan.root, signals.dashboard_closed)
         stopping = asyncio.ensure_future(signals.stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():
@@ -161,6 +272,8 @@ async def _run(
         try:
             starting.result()
         except LauncherError as exc:
+            if front is not None:
+                await front.close()  # the report is for the terminal, which it gives back
             report(exc)
             return exc.exit_code
         _say_where(orchestrator)
@@ -176,10 +289,18 @@ async def _run(
             return await _run_command(plan, command, signals)
         return await _serve(orchestrator, signals, watching=watching is not None)
     finally:
+        if not starting.done():  # the API could not listen
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
         if watching is not None:
             await watching.aclose()  # no reload may start a service the stop is taking down
         await orchestrator.stop()
-        await api.aclose()
+        if api is not None:
+            await api.aclose()
+        else:
+            sockets.close()
+        if front is not None:
+            await front.close()  # the API's streams ended with the stack: it is ending already
         # Everything is stopped: a late signal must not turn the exit into a traceback.
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
@@ -260,9 +381,43 @@ async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) ->
     return 128 - code if code < 0 else code
 
 
-async def _open_api(plan: Plan, orchestrator: Orchestrator, on_stop: Callable[[], None]) -> ApiServer:
-    """The control API on the project's unix socket, and on TCP when `[launcher] api` asks."""
-    from launcher.control.server import ApiServer
+async def _import_aside(module: str) -> None:
+    """Import `module` on a thread of its own: the stack's first services run meanwhile, and
+    the event loop takes the interpreter back every few milliseconds (sys.getswitchinterval) to
+    read their output and probe them, instead of waiting for the whole import (aiohttp's:
+    100 ms and more, which would stamp their first lines that late)."""
+    import asyncio
+    import importlib
+    import threading
+
+    loop = asyncio.get_running_loop()
+    imported: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if imported.done():  # the caller was cancelled meanwhile
+            return
+        if error is None:
+            imported.set_result(None)
+        else:
+            imported.set_exception(error)  # raised on the loop, in the caller
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            importlib.import_module(module)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="launcher-import", daemon=True).start()
+    await imported
+
+
+def _bind_api(plan: Plan) -> tuple[ApiSockets, str | None]:
+    """The control API's sockets, on the project's unix socket and on TCP when `[launcher] api`
+    asks, and the token TCP requires: bound before anything starts (LCH-4004 otherwise)."""
+    from launcher.control.listening import bind_api
     from launcher.core.errors import ApiUnavailable
     from launcher.runtime import rundir
 
@@ -271,13 +426,28 @@ async def _open_api(plan: Plan, orchestrator: Orchestrator, on_stop: Callable[[]
     if plan.api is not None:
         host, _, port = plan.api.rpartition(":")
         tcp, token = (host.strip("[]"), int(port)), rundir.api_token(plan.root)
-    server = ApiServer(orchestrator, on_stop=on_stop, token=token)
-    path = rundir.socket_path(plan.root)
     try:
-        await server.start(path, tcp)
+        return bind_api(rundir.socket_path(plan.root), tcp), token
     except OSError as exc:  # its message names the address
+        raise ApiUnavailable(str(exc)) from None
+
+
+async def _open_api(
+    orchestrator: Orchestrator, sockets: ApiSockets, token: str | None, on_stop: Callable[[], None]
+) -> ApiServer:
+    """The control API, served on `sockets`; the state file names it at once."""
+    from launcher.core.errors import ApiUnavailable
+
+    await _import_aside("launcher.control.server")
+    from launcher.control.server import ApiServer
+
+    server = ApiServer(orchestrator, on_stop=on_stop, token=token)
+    try:
+        await server.start(sockets.path, bound=sockets)
+    except OSError as exc:
+        sockets.close()
         await server.aclose()
         raise ApiUnavailable(str(exc)) from None
     if orchestrator.run_state is not None:
-        orchestrator.run_state.api = str(path)
+        orchestrator.run_state.api_opened(str(sockets.path), orchestrator.snapshot())
     return server

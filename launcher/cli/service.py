@@ -17,9 +17,6 @@ if TYPE_CHECKING:
 
     from launcher.control.client import ServiceJson, StackClient
 
-DONE = {"start": "started", "stop": "stopped", "restart": "restarted"}
-
-
 EXAMPLES = """\
 examples:
   launcher restart api                    stop api, start it again; return once it is ready
@@ -37,13 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from urllib.parse import quote
 
-    from launcher.control import client
+    from launcher.control import cells, client
 
     stack = client.connect(args.file)
     for name in in_order(stack, args.services, reverse=args.command == "stop"):
         route = f"/v1/services/{quote(name, safe='')}/{args.command}"
         service: ServiceJson = stack.post(route, service=name)
-        print(summary(args.command, service), flush=True)
+        print(cells.summary(args.command, service), flush=True)
     return 0
 
 
@@ -58,14 +55,3 @@ def in_order(stack: StackClient, names: Sequence[str], *, reverse: bool) -> list
         raise UnknownService(unknown[0], known)
     chosen = [name for name in known if not names or name in names]
     return chosen[::-1] if reverse else chosen
-
-
-def summary(action: str, service: ServiceJson) -> str:
-    """`started api: ready, pid 4251, http://127.0.0.1:8000`; `stopped api`."""
-    details = [] if service["state"] == "stopped" else [service["state"]]
-    if service.get("pid") is not None:
-        details.append(f"pid {service['pid']}")
-    if service.get("url") and service["state"] != "stopped":
-        details.append(str(service["url"]))
-    head = f"{DONE[action]} {service['name']}"
-    return f"{head}: {', '.join(details)}" if details else head

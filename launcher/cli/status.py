@@ -11,17 +11,15 @@ from __future__ import annotations
 import argparse
 import time
 
+from launcher.control import cells
+
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
-    from launcher.control.client import ProbeJson, ServiceJson, StackJson
+    from launcher.control.client import ServiceJson, StackJson
     from launcher.core.errors import NoStackRunning
 
 COLUMNS = ("SERVICE", "STATE", "PID", "URL", "UPTIME", "RESTARTS", "LAST PROBE")
-# launcher/runtime/states.py's RUNNING (a process, whose age is its uptime) and EXITED (the exit
-# code tells why), as strings: importing that module costs 10 ms (tests/unit/test_vocabulary.py
-# keeps them equal).
-RUNNING = frozenset({"starting", "ready", "unhealthy", "stopping"})
-EXITED = frozenset({"stopped", "completed", "failed"})
+# launcher/runtime/states.py's HEALTHY, as strings (see launcher/control/cells.py).
 HEALTHY = frozenset({"ready", "completed"})
 NOT_RUNNING = 3  # as `systemctl status` of a unit that is not active
 
@@ -76,12 +74,7 @@ def _stopped(exc: NoStackRunning, *, as_json: bool) -> int:
 def render(stack: StackJson, now: float, project: str | None = None) -> str:
     """The stack's line (ending with its project's directory, which tells two copies of a
     project apart), then a table of one row per service (pure, for tests)."""
-    profile = f"profile {stack['profile']}" if stack.get("profile") else "no profile"
-    head = (
-        f"stack {stack['stack']} ({profile}, mode {stack['mode']}): {stack['state']}, "
-        f"launcher pid {stack['pid']}, up {duration(now - stack['started_at'])}"
-        + (f", in {project}" if project else "")
-    )
+    head = cells.stack_line(stack, now, project)
     rows = [COLUMNS, *(_row(service, now) for service in stack["services"])]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
     # Every column padded to its widest cell but the last, whose cells vary most.
@@ -93,44 +86,15 @@ def render(stack: StackJson, now: float, project: str | None = None) -> str:
 
 
 def _row(service: ServiceJson, now: float) -> tuple[str, ...]:
-    state = service["state"]
-    if state in EXITED and service.get("exit_code") is not None:
-        state = f"{state} (exit {service['exit_code']})"
-    started = service.get("started_at")
-    uptime = duration(now - started) if service["state"] in RUNNING and started is not None else "-"
     return (
         service["name"],
-        state,
+        cells.state(service),
         _or_dash(service.get("pid")),
-        str(service.get("url") or (f"port {service['port']}" if service.get("port") else "-")),
-        uptime,
+        cells.address(service),
+        cells.uptime(service, now),
         str(service.get("restarts", 0)),
-        probe(service.get("last_probe"), now),
+        cells.probe(service.get("last_probe"), now),
     )
-
-
-def probe(last: ProbeJson | None, now: float) -> str:
-    """`ok: HTTP 200, 3s ago`, `failing: connection refused, 0s ago`, or `-` without probes."""
-    if not last:
-        return "-"
-    verdict = "ok" if last["ok"] else "failing"
-    detail = f": {last['detail']}" if last.get("detail") else ""
-    return f"{verdict}{detail}, {duration(now - last['at'])} ago"
-
-
-def duration(seconds: float) -> str:
-    """`45s`, `3m12s`, `2h05m`, `3d04h`: two units at most, as `ps` and `docker ps` do."""
-    whole = max(int(seconds), 0)
-    minutes, secs = divmod(whole, 60)
-    hours, mins = divmod(minutes, 60)
-    days, hrs = divmod(hours, 24)
-    if days:
-        return f"{days}d{hrs:02d}h"
-    if hours:
-        return f"{hours}h{mins:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
 
 
 def _or_dash(value: object) -> str:

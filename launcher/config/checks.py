@@ -54,7 +54,6 @@ def check_services(config: Config, layered: Layered) -> list[Diagnostic]:
                 "remove one of these depends_on entries",
             )
         )
-    problems.extend(_raw_dependencies(layered, services))
     return problems
 
 
@@ -137,29 +136,6 @@ def _raw_services(layered: Layered) -> dict[str, object]:
     """The `[services]` table as written, valid or not."""
     raw = layered.data.get("services")
     return raw if isinstance(raw, dict) else {}
-
-
-def _raw_dependencies(layered: Layered, skip: Iterable[str]) -> list[Diagnostic]:
-    """Unknown dependencies of services that failed validation as a whole, read from the raw
-    data."""
-    services = _raw_services(layered)
-    problems = []
-    for name, raw in services.items():
-        if name in skip or not isinstance(raw, dict):
-            continue
-        depends = raw.get("depends_on")
-        names = depends if isinstance(depends, list) else list(depends) if isinstance(depends, dict) else []
-        for dep in names:
-            if isinstance(dep, str) and dep not in services:
-                problems.append(
-                    Diagnostic(
-                        Code.UNKNOWN_DEPENDENCY,
-                        f"service '{name}' depends on unknown service '{dep}'",
-                        layered.origin(("services", name, "depends_on", dep)),
-                        did_you_mean(dep, services) or f"known services: {', '.join(sorted(services))}",
-                    )
-                )
-    return problems
 
 
 def _probe_problems(name: str, config: Config, layered: Layered) -> list[Diagnostic]:

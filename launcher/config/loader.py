@@ -245,10 +245,12 @@ def _env_value(key: str, raw: str) -> Any:
 
 def _partial_config(merged: Layered, problems: list[Diagnostic]) -> Config:
     """The valid part of an invalid configuration: each service and [launcher] without the keys
-    that fail (a service that is no table is left out), [env] without the values that do."""
+    that fail or stand-ins for them (config/validation.py), [env] without the values that fail;
+    a service that is not even a table is left out."""
     settings, hidden = valid_part(Settings, merged, ("launcher",))
     services = {}
-    for name in merged.data.get("services") or {}:
+    raw = merged.data.get("services")
+    for name in raw if isinstance(raw, dict) else ():
         service, found = valid_part(Service, merged, ("services", name))
         hidden += found
         if service is not None:

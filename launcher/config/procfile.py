@@ -1,6 +1,6 @@
 """Procfiles as input: honcho/foreman syntax, parsed by honcho, read as a configuration document.
 
-The other direction, `launcher compile`, is launcher/plan/procfile.py.
+The other direction, `launcher compile`, is launcher/exports/procfile.py.
 """
 
 from __future__ import annotations

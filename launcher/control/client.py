@@ -55,6 +55,8 @@ if TYPE_CHECKING:
         ready_at: float | None
         reason: str
         last_probe: ProbeJson | None
+        cpu: float | None
+        rss: int | None
 
     class StackJson(TypedDict):
         stack: str

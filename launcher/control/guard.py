@@ -1,4 +1,5 @@
-"""The control API's safety rules (docs/api.md#safety), its error answers, and its socket.
+"""The control API's safety rules (docs/api.md#safety) and its error answers (its sockets:
+launcher/control/listening.py).
 
 Middleware, outermost first: `errors` turns every refusal into docs/api.md's JSON error;
 `guard(token)` refuses, in this order, a foreign Host or Origin (DNS rebinding, a web page:
@@ -9,14 +10,8 @@ cross-site forms and text/plain a page can send without a preflight: 415). A rou
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hmac
-import os
-import socket
-import stat
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -124,25 +119,3 @@ def _authorized(request: web.Request, token: str | None) -> bool:
 
 def _json_or_none(content_type: str | None) -> bool:
     return content_type is None or content_type.split(";")[0].strip().lower() == "application/json"
-
-
-def bind_unix(path: Path) -> socket.socket:
-    """A unix socket bound at `path`, mode 0600 from the start: bound under umask 0177 rather
-    than chmod-ed afterwards, which would leave a moment in which anyone may connect. A stale
-    socket there is removed first (the project's lock says no launcher serves it)."""
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise FileExistsError(errno.EEXIST, "exists and is not a socket", str(path))
-        path.unlink()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    # The umask is the process's: set on the loop thread and restored at once, with no await
-    # between (a thread creating a file meanwhile would only get a stricter mode).
-    previous = os.umask(0o177)
-    try:
-        sock.bind(os.fspath(path))
-    except OSError:
-        sock.close()
-        raise
-    finally:
-        os.umask(previous)
-    return sock

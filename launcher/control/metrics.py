@@ -3,7 +3,8 @@
 One registry per stack. Probe checks are observed as they happen (a latency histogram and a
 failure counter, by service and probe use); everything else is read when scraped: the
 orchestrator's states, restarts and ready times, the CPU and memory of each service's process
-tree (psutil), and prometheus-client's process collector for the launcher itself.
+tree (psutil, the walk of launcher/control/usage.py), and prometheus-client's process collector
+for the launcher itself.
 
     metrics = StackMetrics(orchestrator)
     orchestrator.observe_probes(metrics.observe)
@@ -17,10 +18,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-import psutil
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
+from launcher.control.usage import tree_usage
 from launcher.runtime.context import ProbeUse
 from launcher.runtime.probes import ProbeResult
 from launcher.runtime.states import ServiceState
@@ -166,45 +167,3 @@ def _resource_metrics(usage: Mapping[str, tuple[float, int]]) -> Iterable[Metric
         cpu.add_metric([name], seconds)
         memory.add_metric([name], resident)
     return cpu, memory
-
-
-def tree_usage(roots: Mapping[str, int]) -> dict[str, tuple[float, int]]:
-    """CPU seconds and resident bytes of each root pid's process tree, by name.
-
-    One pass over /proc finds every tree (psutil's children(recursive=True) would make one pass
-    per service), then only the trees' processes are read further. The CPU of a process
-    includes that of the children it has reaped, so a tree's total does not drop when a worker
-    of it ends; it starts from zero again with the service.
-    """
-    if not roots:
-        return {}
-    processes: dict[int, psutil.Process] = {}
-    children: dict[int, list[int]] = {}
-    for process in psutil.process_iter(["ppid"]):
-        processes[process.pid] = process
-        children.setdefault(process.info["ppid"], []).append(process.pid)
-    usage: dict[str, tuple[float, int]] = {}
-    for name, root in roots.items():
-        cpu, resident = 0.0, 0
-        for pid in _tree(root, children):
-            member = processes.get(pid)
-            if member is None:
-                continue
-            try:
-                with member.oneshot():
-                    times = member.cpu_times()
-                    rss = member.memory_info().rss
-            except psutil.Error:
-                continue  # it ended meanwhile
-            cpu += times.user + times.system + times.children_user + times.children_system
-            resident += rss
-        usage[name] = (cpu, resident)
-    return usage
-
-
-def _tree(root: int, children: Mapping[int, list[int]]) -> Iterator[int]:
-    pending = [root]
-    while pending:
-        pid = pending.pop()
-        yield pid
-        pending.extend(children.get(pid, ()))

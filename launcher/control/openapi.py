@@ -56,6 +56,15 @@ FOLLOW = {
     "description": "Then new lines as they come (application/x-ndjson), until the stack stops.",
     "schema": {"type": "boolean", "default": False},
 }
+SAMPLE = {
+    "name": "sample",
+    "in": "query",
+    "description": (
+        "With follow=true: at most one batch every SAMPLE seconds, with the newest `tail` lines of "
+        "each service since the last batch; a `LogSkipped` object counts the lines left out."
+    ),
+    "schema": {"type": "number", "minimum": 0.05, "maximum": 60},
+}
 
 
 def _logs(schema: str, summary: str, parameters: list[dict[str, Any]], *errors: str) -> dict[str, Any]:
@@ -68,7 +77,7 @@ def _logs(schema: str, summary: str, parameters: list[dict[str, Any]], *errors: 
                     "description": "The lines (as JSON), or with follow=true a stream of them.",
                     "content": {
                         JSON: {"schema": _ref(schema)},
-                        "application/x-ndjson": {"schema": _ref("LogLine")},
+                        "application/x-ndjson": {"schema": {"anyOf": [_ref("LogLine"), _ref("LogSkipped")]}},
                     },
                 },
                 **_errors("400", *errors),
@@ -107,7 +116,9 @@ PATHS: dict[str, Any] = {
     "/v1/services/{name}/start": _control("ready", "Start a stopped or failed service."),
     "/v1/services/{name}/stop": _control("stopped", "Stop a service."),
     "/v1/services/{name}/restart": _control("ready", "Stop a service, then start it."),
-    "/v1/services/{name}/logs": _logs("ServiceLogs", "A service's last lines.", [NAME, TAIL, FOLLOW], "404"),
+    "/v1/services/{name}/logs": _logs(
+        "ServiceLogs", "A service's last lines.", [NAME, TAIL, FOLLOW, SAMPLE], "404"
+    ),
     "/v1/services/{name}/env": {
         "get": {
             "summary": "The environment and cwd of a service's process, values in clear (unix socket only).",
@@ -121,7 +132,7 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json("The environment.", "Environment"), **_errors()},
         }
     },
-    "/v1/logs": _logs("Logs", "Every service's last lines, in the order they came.", [TAIL, FOLLOW]),
+    "/v1/logs": _logs("Logs", "Every service's last lines, in the order they came.", [TAIL, FOLLOW, SAMPLE]),
     "/v1/events": {
         "get": {
             "summary": "Server-sent events: one `snapshot` (the stack), then one `state` per change.",
@@ -197,6 +208,8 @@ SERVICE = {
         "ready_at",
         "reason",
         "last_probe",
+        "cpu",
+        "rss",
     ],
     "properties": {
         "name": {"type": "string"},
@@ -214,6 +227,12 @@ SERVICE = {
             "description": "Why an automatic port is not the usual one (who held that one).",
         },
         "last_probe": {"anyOf": [_ref("Probe"), {"type": "null"}]},
+        "cpu": {
+            **_nullable("number"),
+            "minimum": 0,
+            "description": "Percent of one core its process tree used between the last two samples.",
+        },
+        "rss": {**_nullable("integer"), "minimum": 0, "description": "Resident bytes of its process tree."},
     },
 }
 SERVICE_DETAIL = {
@@ -265,6 +284,11 @@ SCHEMAS: dict[str, Any] = {
     "ServiceDetail": SERVICE_DETAIL,
     "Stack": STACK,
     "LogLine": LOG_LINE,
+    "LogSkipped": {
+        "type": "object",
+        "required": ["service", "skipped"],
+        "properties": {"service": {"type": "string"}, "skipped": {"type": "integer", "minimum": 1}},
+    },
     "Environment": {"type": "object", "required": ["env"], "properties": {"env": ENV}},
     "ServiceEnvironment": {
         "type": "object",

@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,10 +27,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from launcher.control import views as apiviews
-from launcher.control.guard import Refused, bind_unix, errors, guard, unix_only
+from launcher.control.guard import Refused, errors, guard, unix_only
+from launcher.control.listening import ApiSockets, bind_api
 from launcher.control.metrics import StackMetrics
 from launcher.control.openapi import DOCUMENT
-from launcher.control.views import Feed, Masker, sse
+from launcher.control.usage import UsageSampler
+from launcher.control.views import Feed, Masker, Sample, Sampler, sse
 from launcher.core.codes import Code
 from launcher.core.errors import ServiceError, StackNotAccepting
 from launcher.plan.spec import ProcessSpec
@@ -42,11 +44,12 @@ from launcher.runtime.status import StackState
 from launcher.runtime.tasks import TaskScope
 
 Action = Literal["start", "stop", "restart"]
-Lines = tuple[str, list[str]]  # a service's batch of new lines
+Lines = tuple[str, Sequence[str]]  # a service's batch of new lines
 
 KEEPALIVE = 15.0  # seconds of silence after which an event stream gets a comment line
 SHUTDOWN_GRACE = 1.0  # aclose(): how long a request still in progress may take to finish
 DEFAULT_TAIL = 100
+SAMPLE_RANGE = (0.05, 60.0)  # seconds between the batches of a sampled log stream
 # GET /v1/status answers from an answer this recent, unless a state changed since: only the
 # `last_probe` figures may be older, by at most this. (Under 200 requests a second on a stack
 # of 200 services, building each answer anew took a third of a core.)
@@ -86,22 +89,28 @@ class ApiServer:
         self._token = token
         self._mask = Masker(orchestrator.plan, orchestrator.environ)
         self._metrics = StackMetrics(orchestrator)
+        self._usage = UsageSampler(orchestrator)
         self._unsubscribe: list[Callable[[], None]] = []
         self._state_feeds: set[Feed[StateChange]] = set()
-        self._line_feeds: dict[Feed[Lines], str | None] = {}  # each to its service (None: all)
+        # Each to its service (None: all).
+        self._line_feeds: dict[Feed[Lines] | Sampler, str | None] = {}
         self._operations = TaskScope()  # starts, stops and restarts asked for
         self._runner: web.AppRunner | None = None
         self._socket: tuple[Path, int] | None = None  # its path and inode, to remove it
         self._openapi = json.dumps(DOCUMENT).encode()
         self._changes = 0  # state changes seen: what a cached status answer must not miss
-        self._status: tuple[tuple[int, str], float, bytes] | None = None  # key, made at, body
+        # key (state changes seen, the stack's state, usage samples taken), made at, body
+        self._status: tuple[tuple[int, str, int], float, bytes] | None = None
 
     # -- listening -----------------------------------------------------------------------
 
-    async def start(self, socket_path: Path, tcp: tuple[str, int] | None = None) -> None:
+    async def start(
+        self, socket_path: Path, tcp: tuple[str, int] | None = None, *, bound: ApiSockets | None = None
+    ) -> None:
         """Listen on the unix socket and, when `tcp` is given, on that loopback address (which
-        then requires the token)."""
-        if tcp is not None and not self._token:
+        then requires the token); or serve the sockets `bound` already (`launcher run` binds
+        them before its first spawns)."""
+        if (tcp is not None or (bound is not None and bound.tcp)) and not self._token:
             raise ValueError("the TCP listener of the control API needs a token")
         self._attach()
         app = web.Application(middlewares=[errors, guard(self._token)])
@@ -111,11 +120,10 @@ class ApiServer:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_GRACE
         )
         await self._runner.setup()
-        sock = bind_unix(socket_path)
-        self._socket = (socket_path, os.stat(socket_path).st_ino)
-        await web.SockSite(self._runner, sock).start()
-        if tcp is not None:
-            await web.TCPSite(self._runner, tcp[0], tcp[1]).start()
+        sockets = bound if bound is not None else bind_api(socket_path, tcp)
+        self._socket = (sockets.path, os.stat(sockets.path).st_ino)
+        for sock in (sockets.unix, *sockets.tcp):
+            await web.SockSite(self._runner, sock).start()
 
     @property
     def tcp_port(self) -> int | None:
@@ -137,6 +145,7 @@ class ApiServer:
             await runner.cleanup()
         # What is left waits on services that the stopped stack will not bring back.
         await self._operations.aclose()
+        await self._usage.aclose()
         if self._socket is not None:
             path, inode = self._socket
             self._socket = None
@@ -164,7 +173,7 @@ class ApiServer:
         for feed in self._state_feeds:
             feed.put(change)
 
-    def _lines(self, service: str, lines: list[str]) -> None:
+    def _lines(self, service: str, lines: Sequence[str]) -> None:
         for feed, wanted in self._line_feeds.items():
             if wanted is None or wanted == service:
                 feed.put((service, lines))
@@ -175,17 +184,19 @@ class ApiServer:
     # -- routes: reading -----------------------------------------------------------------
 
     async def status(self, request: web.Request) -> web.Response:
-        key = (self._changes, self._orchestrator.state)
+        usage = self._usage.latest()
+        key = (self._changes, self._orchestrator.state, self._usage.generation)
         now = time.monotonic()
         cached = self._status
         if cached is None or cached[0] != key or now - cached[1] > STATUS_FRESH:
-            answer = self._mask.deep(apiviews.stack(self._orchestrator.snapshot()))
+            answer = self._mask.deep(apiviews.stack(self._orchestrator.snapshot(), usage))
             cached = self._status = (key, now, json.dumps(answer).encode())
         return web.Response(body=cached[2], content_type="application/json")
 
     async def service(self, request: web.Request) -> web.Response:
         spec = self._spec(request)
-        return self._json(apiviews.detail(self._orchestrator.snapshot().service(spec.name), spec))
+        status = self._orchestrator.snapshot().service(spec.name)
+        return self._json(apiviews.detail(status, spec, self._usage.latest()))
 
     async def env(self, request: web.Request) -> web.Response:
         # In clear, past the masking of _json: the unix socket alone serves it (unix_only).
@@ -208,17 +219,22 @@ class ApiServer:
 
     async def service_logs(self, request: web.Request) -> web.StreamResponse:
         name = self._spec(request).name
-        tail, follow = _tail(request), _follow(request)
+        tail, follow, every = _tail(request), _follow(request), _sample(request)
         lines = self._orchestrator.output(name, tail)
         if not follow:
             return self._json({"service": name, "lines": lines})
-        return await self._stream_lines(request, name, [(name, line) for line in lines])
+        backlog = [(name, line) for line in lines]
+        if every is not None:
+            return await self._stream_samples(request, name, backlog, tail, every)
+        return await self._stream_lines(request, name, backlog)
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
-        tail, follow = _tail(request), _follow(request)
+        tail, follow, every = _tail(request), _follow(request), _sample(request)
         lines = self._orchestrator.merged_output(tail)
         if not follow:
             return self._json({"lines": [{"service": s, "line": line} for s, line in lines]})
+        if every is not None:
+            return await self._stream_samples(request, None, lines, tail, every)
         return await self._stream_lines(request, None, lines)
 
     async def _stream_lines(
@@ -243,6 +259,51 @@ class ApiServer:
         finally:
             del self._line_feeds[feed]
 
+    async def _stream_samples(
+        self,
+        request: web.Request,
+        service: str | None,
+        backlog: list[tuple[str, str]],
+        keep: int,
+        every: float,
+    ) -> web.StreamResponse:
+        """As _stream_lines, but at most one batch every `every` seconds, which holds the
+        newest `keep` lines of each service since the last one, each with `ts` (when the
+        launcher read it), and before a service's first a {"service", "skipped"} when older
+        lines were left out. What the launcher encodes is bounded by that, however fast the
+        services write: a dashboard follows a flood without slowing the stack (docs/api.md)."""
+        feed = Sampler(keep)
+        self._line_feeds[feed] = service
+        try:
+            response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+            await response.prepare(request)
+            samples: list[Sample] | None = [Sample(s, [line]) for s, line in backlog]
+            sent = float("-inf")
+            while samples is not None:
+                if samples:
+                    await response.write(self._sampled_ndjson(samples))
+                    sent = time.monotonic()
+                if self._stopped():
+                    break
+                await asyncio.sleep(max(0.0, sent + every - time.monotonic()))
+                samples = await feed.take(KEEPALIVE)
+            await response.write_eof()
+            return response
+        finally:
+            del self._line_feeds[feed]
+
+    def _sampled_ndjson(self, samples: list[Sample]) -> bytes:
+        objects: list[str] = []
+        for sample in samples:
+            if sample.skipped:
+                objects.append(json.dumps({"service": sample.service, "skipped": sample.skipped}))
+            stamp = {} if sample.at is None else {"ts": round(sample.at, 3)}
+            objects.extend(
+                json.dumps({"service": sample.service, "line": self._mask.text(line), **stamp})
+                for line in sample.lines
+            )
+        return ("\n".join(objects) + "\n").encode() if objects else b""
+
     def _ndjson(self, batches: list[Lines]) -> bytes:
         return "".join(
             json.dumps({"service": service, "line": self._mask.text(line)}) + "\n"
@@ -256,7 +317,8 @@ class ApiServer:
         self._state_feeds.add(feed)
         try:
             # Taken in the same step as the subscription: no change is missed or told twice.
-            snapshot = sse("snapshot", self._mask.deep(apiviews.stack(self._orchestrator.snapshot())))
+            stack = apiviews.stack(self._orchestrator.snapshot(), self._usage.latest())
+            snapshot = sse("snapshot", self._mask.deep(stack))
             response = web.StreamResponse(
                 headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
             )
@@ -298,7 +360,8 @@ class ApiServer:
             raise Refused(409, f"service '{spec.name}' {exc.reason}", exc.code, output) from None
         except StackNotAccepting as exc:
             raise Refused(409, str(exc)) from None
-        return self._json(apiviews.service(self._orchestrator.snapshot().service(spec.name)))
+        status = self._orchestrator.snapshot().service(spec.name)
+        return self._json(apiviews.service(status, self._usage.latest()))
 
     async def _act(self, name: str, action: Action) -> None:
         if action == "start":
@@ -346,6 +409,20 @@ def _tail(request: web.Request) -> int:
     if tail < 0:
         raise Refused(400, f"tail must be a whole number of lines, not {raw!r}")
     return tail
+
+
+def _sample(request: web.Request) -> float | None:
+    raw = request.query.get("sample")
+    if raw is None:
+        return None
+    low, high = SAMPLE_RANGE
+    try:
+        every = float(raw)
+    except ValueError:
+        every = -1.0
+    if not low <= every <= high:
+        raise Refused(400, f"sample must be a number of seconds from {low} to {high:g}, not {raw!r}")
+    return every
 
 
 def _follow(request: web.Request) -> bool:

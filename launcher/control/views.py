@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import re
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from launcher.control.usage import Usage
 from launcher.core import masking
 from launcher.plan.spec import Plan, ProcessSpec
 from launcher.runtime.states import StateChange
@@ -23,7 +27,8 @@ MASKED_KEPT = 4096  # strings whose masked form is remembered, of at most MASKED
 MASKED_LENGTH = 200
 
 
-def stack(status: StackStatus) -> dict[str, Any]:
+def stack(status: StackStatus, usage: Mapping[str, Usage] | None = None) -> dict[str, Any]:
+    """The stack with each service; `usage`: the last figures of launcher/control/usage.py."""
     return {
         "stack": status.stack,
         "state": str(status.state),
@@ -31,12 +36,15 @@ def stack(status: StackStatus) -> dict[str, Any]:
         "mode": status.mode,
         "pid": status.pid,
         "started_at": status.started_at,
-        "services": [service(s) for s in status.services],
+        "services": [service(s, usage) for s in status.services],
     }
 
 
-def service(status: ServiceStatus) -> dict[str, Any]:
+def service(status: ServiceStatus, usage: Mapping[str, Usage] | None = None) -> dict[str, Any]:
     probe = status.last_probe
+    figures = (usage or {}).get(status.name)
+    if figures is not None and figures.pid != status.pid:
+        figures = None  # sampled before the service was restarted or stopped
     return {
         "name": status.name,
         "state": str(status.state),
@@ -52,13 +60,17 @@ def service(status: ServiceStatus) -> dict[str, Any]:
         "last_probe": None
         if probe is None
         else {"ok": probe.ok, "detail": probe.detail, "latency": probe.latency, "at": probe.at},
+        "cpu": None if figures is None else figures.cpu,
+        "rss": None if figures is None else figures.rss,
     }
 
 
-def detail(status: ServiceStatus, spec: ProcessSpec) -> dict[str, Any]:
+def detail(
+    status: ServiceStatus, spec: ProcessSpec, usage: Mapping[str, Usage] | None = None
+) -> dict[str, Any]:
     """A service with what it runs: its argv, its env (secret values masked), its dependencies."""
     return {
-        **service(status),
+        **service(status, usage),
         "argv": list(spec.argv),
         "env": masking.mask_env(spec.env),
         "depends_on": [{"name": d.name, "condition": d.condition} for d in spec.depends_on],
@@ -164,3 +176,72 @@ class Feed(Generic[T]):
         items = list(self._items)
         self._items.clear()
         return None if self.closed and not items else items
+
+
+class Sampler:
+    """What a sampled log stream (`follow=true&sample=S`) has still to send: the newest `keep`
+    lines of each service since the last take, in the order they came, and how many older ones
+    it skipped. Bounded however fast the services write, and cheap for them: put() keeps a
+    reference to each batch, stamped with the time it came (the newest `keep` batches of a
+    service hold at least its newest `keep` lines), so that only what is sent is encoded."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._batches: dict[str, deque[tuple[int, float, Sequence[str]]]] = {}
+        self._counts: dict[str, int] = {}  # lines put since the last take, by service
+        self._numbers = itertools.count()  # batches in the order they came, across services
+        self._wake = asyncio.Event()
+        self.closed = False
+
+    def put(self, item: tuple[str, Sequence[str]]) -> None:
+        service, lines = item
+        batches = self._batches.get(service)
+        if batches is None:
+            batches = self._batches[service] = deque(maxlen=self._keep)
+        batches.append((next(self._numbers), time.time(), lines))
+        self._counts[service] = self._counts.get(service, 0) + len(lines)
+        self._wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    async def take(self, timeout: float | None = None) -> list[Sample] | None:
+        """A Sample for each batch kept since the last take, in the order they came (a
+        service's first says how many of its lines were left out before it); [] when
+        `timeout` passed without any; None at the end."""
+        if not self._batches and not self.closed:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+        self._wake.clear()
+        taken: list[tuple[int, Sample]] = []
+        for service, batches in self._batches.items():
+            kept: list[tuple[int, float, Sequence[str]]] = []  # newest first
+            count = 0
+            for number, at, lines in reversed(batches):
+                if count >= self._keep:
+                    break
+                newest = lines[count - self._keep :]
+                kept.append((number, at, newest))
+                count += len(newest)
+            skipped = self._counts[service] - count
+            for number, at, lines in reversed(kept):
+                taken.append((number, Sample(service, lines, skipped, at)))
+                skipped = 0  # said once, before the service's first line
+        self._batches.clear()
+        self._counts.clear()
+        if self.closed and not taken:
+            return None
+        return [sample for _, sample in sorted(taken, key=lambda pair: pair[0])]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A batch of a service's lines in a sampled log stream: `skipped` lines of it were left
+    out before these; `at`: when the launcher read them (None: lines it had before the stream)."""
+
+    service: str
+    lines: Sequence[str]
+    skipped: int = 0
+    at: float | None = None

@@ -59,6 +59,7 @@ class Code(enum.StrEnum):
     SHADOWED_VARIABLE = "LCH-1035", "a declared variable shadows an injected one (a warning)"
     PORT_WITHOUT_PORT = "LCH-1036", "`${PORT}` in a service without a port"
     MODULE_NOT_FOUND = "LCH-1037", "an app or task module that cannot be found"
+    INTERPRETER_CANNOT_RUN = "LCH-1038", "the project's interpreter cannot run the apps or tasks"
 
     SERVICE_FAILED = "LCH-2000", "a service failed"
     CANNOT_EXECUTE = "LCH-2001", "cannot execute"

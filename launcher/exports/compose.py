@@ -10,8 +10,11 @@ the conditions: `ready` waits for the dependency's healthcheck (`service_healthy
 for a oneshot's exit 0 (`service_completed_successfully`).
 
 Secrets are never written: a service that needs some reads `secrets.env` (`env_file`), which
-the operator makes from the `secrets.env.example` written beside, which lists their names.
-External services are left out (the header names them): compose does not run them.
+the operator makes from the `secrets.env.example` written beside, which lists their names; a
+command or a check that refers to one runs through the container's `sh`, which expands it.
+A directory of a database file that several services name is a volume they all mount
+(sharedfiles.py). External services are left out (the header names them): compose does not
+run them. The project's image has a Dockerfile beside (dockerfile.py, written by the command).
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from launcher.exports.containers import (
     secrets_example,
 )
 from launcher.exports.deployment import Deployment, ExportFile, Unit
+from launcher.exports.dockerfile import DOCKERFILE, uses_project_image
 from launcher.exports.probecommands import check_argv
+from launcher.exports.secretrefs import expanded, shell_line
+from launcher.exports.sharedfiles import SharedDirectory, shared_directories
 from launcher.plan.spec import DependencySpec, ProcessSpec
 
 COMPOSE_FILE = "compose.yaml"
@@ -51,8 +57,11 @@ def host_name(spec: ProcessSpec) -> str:
 
 def render(deployment: Deployment) -> list[ExportFile]:
     healthy = {u.name for u in deployment.units if healthcheck(u, deployment.target.python)}
-    services = {u.name: service(deployment, u, healthy) for u in deployment.units}
-    document = {"name": project_name(deployment.stack), "services": services}
+    shared = shared_directories(deployment)
+    services = {u.name: service(deployment, u, healthy, shared) for u in deployment.units}
+    document: dict[str, Any] = {"name": project_name(deployment.stack), "services": services}
+    if shared:
+        document["volumes"] = {volume.name: {} for volume in shared}
     header = deployment.header(extra=tuple(_notes(deployment, healthy)))
     files = [ExportFile(COMPOSE_FILE, header + dump_yaml(document))]
     if deployment.secrets:
@@ -60,7 +69,9 @@ def render(deployment: Deployment) -> list[ExportFile]:
     return files
 
 
-def service(deployment: Deployment, unit: Unit, healthy: set[str]) -> dict[str, Any]:
+def service(
+    deployment: Deployment, unit: Unit, healthy: set[str], shared: tuple[SharedDirectory, ...] = ()
+) -> dict[str, Any]:
     """One compose service, its keys in a fixed order."""
     spec = unit.spec
     out: dict[str, Any] = {"image": spec.image, "command": compose_argv(unit), "working_dir": unit.cwd}
@@ -70,6 +81,9 @@ def service(deployment: Deployment, unit: Unit, healthy: set[str]) -> dict[str, 
         out["env_file"] = [SECRETS_FILE]
     if spec.port is not None:
         out["ports"] = [f"127.0.0.1:{spec.port}:{spec.port}"]
+    volumes = [f"{v.name}:{v.path}" for v in shared if unit.name in v.units]
+    if volumes:
+        out["volumes"] = volumes
     if unit.depends_on:
         out["depends_on"] = {d.name: {"condition": condition(d, healthy)} for d in unit.depends_on}
     check = healthcheck(unit, deployment.target.python)
@@ -82,12 +96,12 @@ def service(deployment: Deployment, unit: Unit, healthy: set[str]) -> dict[str, 
 
 
 def compose_argv(unit: Unit) -> list[str]:
-    """The argv with compose's `$` interpolation escaped, except the `${NAME}` of a secret the
-    core left in the command: compose fills those in from its own environment."""
-    argv = [escape_dollars(word) for word in unit.argv]
-    for name in unit.secrets:
-        argv = [word.replace(f"$${{{name}}}", f"${{{name}}}") for word in argv]
-    return argv
+    """The argv with compose's `$` interpolation escaped. A command that refers to secrets
+    (`${NAME}`) runs through the container's `sh`, which expands them from the environment its
+    env_file gave it: compose never sees their values."""
+    names = expanded(unit.argv, unit.secrets)
+    argv = ("sh", "-c", "exec " + shell_line(unit.argv, names)) if names else unit.argv
+    return [escape_dollars(word) for word in argv]
 
 
 def condition(dependency: DependencySpec, healthy: set[str]) -> str:
@@ -137,10 +151,14 @@ def _notes(deployment: Deployment, healthy: set[str]) -> Iterable[str]:
             f"Secrets: copy {SECRETS_EXAMPLE} to {SECRETS_FILE} and fill in the values "
             f"({', '.join(deployment.secrets)}); the services that need them read it (env_file)."
         )
-    if any("${" in word for unit in deployment.units for word in compose_argv(unit)):
+    if uses_project_image(deployment):
         yield (
-            f"Commands hold ${{NAME}} secrets that compose fills in when it reads this file: run it with "
-            f"--env-file {SECRETS_FILE}, or with them in its environment."
+            f"The services that run from {deployment.target.image} need that image: build it with the "
+            f"{DOCKERFILE} beside this file first (its header says how)."
+        )
+    for volume in shared_directories(deployment):
+        yield (
+            f"{', '.join(volume.units)}: share {volume.path} (a database file) on the volume {volume.name}."
         )
     for unit in deployment.units:
         waited = sorted({d.name for d in unit.depends_on if d.condition == "ready" and d.name not in healthy})

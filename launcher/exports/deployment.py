@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
+from launcher.config.model import Config
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.masking import is_secret_key, mask_text
 from launcher.exports import Format
 from launcher.exports.interpreter import search_path, with_python
 from launcher.exports.probecommands import rehost, without_password
-from launcher.exports.secretrefs import hide, in_clear, references
+from launcher.exports.secretrefs import hide, in_clear, placeholders, references
 from launcher.plan.spec import DependencySpec, Plan, ProbeSpec, ProcessSpec
 
 # Where the project is inside an image, unless --root says otherwise.
@@ -262,6 +263,21 @@ def _closing_notes(units: list[Unit], external: tuple[ProcessSpec, ...], format:
     return notes
 
 
+def secret_environ(config: Config) -> dict[str, str]:
+    """The environment an export's plan is compiled with: each secret-looking variable that the
+    configuration interpolates, as its own reference (secretrefs.placeholders), so that a
+    secret the project does not declare stays `${NAME}` for the engine to supply."""
+    texts = [str(value) for value in config.env.values()]
+    for service in config.services.values():
+        command = service.command
+        texts += [command] if isinstance(command, str) else list(command or ())
+        texts += [str(value) for value in service.env.values()]
+        for probe in (service.probe, service.liveness):
+            value = getattr(probe, probe.kind) if probe is not None else None
+            texts += [value] if isinstance(value, str) else list(value or ())
+    return placeholders(texts)
+
+
 def image_problems(plan: Plan, where: Callable[[tuple[str, ...]], Origin | None]) -> list[Diagnostic]:
     """LCH-1033 for each service a container export cannot run: it has no image."""
     problems = []
@@ -313,7 +329,8 @@ def _public_probe(
         return None
     if python is not None and probe.kind == "cmd":
         argv = with_python(argv, python)
-    return replace(probe, target=target, argv=argv)
+    # Its cwd and environment are the unit's, where the engine runs the check.
+    return replace(probe, target=target, argv=argv, cwd=None, env=None)
 
 
 def _public_argv(

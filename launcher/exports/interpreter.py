@@ -29,15 +29,13 @@ def resolve(
     """The interpreter's path where the export runs. `here`: the project's directory on this
     machine, when the export is for this machine (no --root, no container)."""
     chosen = given or setting
-    if chosen:
-        if "/" not in chosen:
-            return chosen  # a command on PATH there
+    if chosen and "/" in chosen:
         return str(PurePosixPath(root) / chosen)  # an absolute path stays as it is
     if here is not None:
         from launcher.plan.interpreter import project_python
 
-        return project_python(here, None, environ)
-    return str(PurePosixPath(root) / VENV_PYTHON)
+        return project_python(here, chosen, environ)  # a command is looked for on PATH here
+    return chosen or str(PurePosixPath(root) / VENV_PYTHON)  # a command: on PATH there
 
 
 def with_python(argv: tuple[str, ...], python: str) -> tuple[str, ...]:

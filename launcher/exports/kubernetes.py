@@ -7,12 +7,16 @@ readiness and liveness probes map to `httpGet` / `tcpSocket` when they aim at th
 own port, to an `exec` of the probe's check command otherwise (probecommands.py).
 
 Kubernetes starts everything at once: dependencies become init containers that wait for what
-the service needs. One on a service runs, in that service's image (which has its check tool),
-the service's probe aimed at its Service until it passes; one on a oneshot (`completed`) runs
-`kubectl wait` for its Job, under a ServiceAccount allowed to read jobs, written once when a
-workload needs it. Secrets are never written: each is a `secretKeyRef` to the Secret
-`STACK-secrets`, which the operator creates (the header says how; `secrets.env.example` beside
-lists their names). Resources are left empty, for the user to fill.
+the service needs. One on a service runs the service's probe aimed at its Service until it
+passes, with a tool its image has: a redis or postgres probe in the server's own image (which
+ships redis-cli, pg_isready), an http probe with busybox's wget, anything else as a connection
+to its port with busybox's nc. One on a oneshot (`completed`) runs `kubectl wait` for its Job,
+under a ServiceAccount allowed to read jobs, written once when a workload needs it. Secrets are
+never written: each is a `secretKeyRef` to the Secret `STACK-secrets`, which the operator
+creates (the header says how; `secrets.env.example` beside lists their names), an init
+container's too when its check needs one (a password). A directory of a database file that
+several services name is a PersistentVolumeClaim they all mount (sharedfiles.py). Resources
+are left empty, for the user to fill.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from launcher.core.probekinds import PROBE_KINDS
 from launcher.exports.containers import (
     SECRETS_EXAMPLE,
     SECRETS_FILE,
@@ -32,11 +35,19 @@ from launcher.exports.containers import (
     secrets_example,
 )
 from launcher.exports.deployment import Deployment, ExportFile, Unit
+from launcher.exports.dockerfile import DOCKERFILE, uses_project_image
 from launcher.exports.probecommands import LOOPBACK, check_argv, wait_script
+from launcher.exports.secretrefs import expanded, references
+from launcher.exports.sharedfiles import SharedDirectory, shared_directories
 from launcher.plan.spec import ProbeSpec, ProcessSpec
 
-# Any image with kubectl in it does; this one is the usual choice.
-KUBECTL_IMAGE = "bitnami/kubectl"
+# What an init container waits with, when the dependency's own image is not the one to use:
+# Kubernetes' own kubectl image (nothing but kubectl: the command is kubectl itself) for a Job,
+# busybox (sh, wget, nc) for an HTTP or TCP check. Pinned: the same manifest, the same tools.
+KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.32.9"
+WAIT_IMAGE = "busybox:1.36"
+# The protocol probes whose client the server's own image ships: waited for in that image.
+_CLIENT_IN_IMAGE = {"redis": "redis-cli", "postgres": "pg_isready"}
 _NOT_LABEL = re.compile(r"[^a-z0-9-]+")
 _SIGTERM = "SIGTERM"
 
@@ -57,8 +68,10 @@ def render(deployment: Deployment) -> list[ExportFile]:
     workloads = _workloads(deployment)
     needs_kubectl = any(_waits_for_job(deployment, unit) for unit, _ in workloads)
     documents: list[dict[str, Any]] = list(_job_reader(stack)) if needs_kubectl else []
+    shared = shared_directories(deployment)
+    documents.extend(_claim(stack, volume) for volume in shared)
     for unit, instances in workloads:
-        documents.extend(_documents(deployment, stack, unit, instances, needs_kubectl))
+        documents.extend(_documents(deployment, stack, unit, instances, needs_kubectl, shared))
     header = deployment.header(extra=tuple(_notes(deployment, stack, workloads)))
     files = [ExportFile(f"{stack}.yaml", header + dump_yaml(*documents))]
     if deployment.secrets:
@@ -75,11 +88,22 @@ def _workloads(deployment: Deployment) -> list[tuple[Unit, list[Unit]]]:
 
 
 def _documents(
-    deployment: Deployment, stack: str, unit: Unit, instances: list[Unit], kubectl: bool
+    deployment: Deployment,
+    stack: str,
+    unit: Unit,
+    instances: list[Unit],
+    kubectl: bool,
+    shared: tuple[SharedDirectory, ...],
 ) -> Iterator[dict[str, Any]]:
     name = host_name(unit.spec)
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": stack}
     pod = pod_spec(deployment, stack, unit, kubectl and _waits_for_job(deployment, unit))
+    volumes = [v for v in shared if unit.name in v.units]
+    if volumes:
+        pod["volumes"] = [
+            {"name": v.name, "persistentVolumeClaim": {"claimName": f"{stack}-{v.name}"}} for v in volumes
+        ]
+        pod["containers"][0]["volumeMounts"] = [{"name": v.name, "mountPath": v.path} for v in volumes]
     metadata = {"name": name, "labels": labels}
     template = {"metadata": {"labels": labels}, "spec": pod}
     if unit.spec.oneshot:
@@ -116,7 +140,7 @@ def pod_spec(deployment: Deployment, stack: str, unit: Unit, reads_jobs: bool) -
     if reads_jobs:
         pod["serviceAccountName"] = f"{stack}-job-reader"
     pod["terminationGracePeriodSeconds"] = max(0, math.ceil(spec.stop_timeout))
-    waits = list(init_containers(deployment, unit))
+    waits = list(init_containers(deployment, stack, unit))
     if waits:
         pod["initContainers"] = waits
     pod["containers"] = [container(deployment, stack, unit)]
@@ -150,19 +174,31 @@ def container(deployment: Deployment, stack: str, unit: Unit) -> dict[str, Any]:
 
 def k8s_argv(unit: Unit) -> list[str]:
     """The argv with Kubernetes' `$(VAR)` expansion escaped, except for the secrets the core
-    left in it as `${NAME}`: those become `$(NAME)`, which Kubernetes fills in from the env."""
+    left in it as `${NAME}`: those become `$(NAME)`, which Kubernetes fills in from the env
+    (its Secret). In a `shell = true` command they stay for that shell to expand."""
     argv = [escape_dollars(word) for word in unit.argv]
-    for name in unit.secrets:
+    for name in expanded(unit.argv, unit.secrets):
         argv = [word.replace(f"$${{{name}}}", f"$({name})") for word in argv]
     return argv
 
 
 def env_list(unit: Unit, secret: str) -> list[dict[str, Any]]:
     public = [{"name": key, "value": escape_dollars(value)} for key, value in unit.env.items()]
-    hidden = [
-        {"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} for key in unit.secrets
-    ]
-    return public + hidden
+    return public + [_secret_ref(key, secret) for key in unit.secrets]
+
+
+def _secret_ref(key: str, secret: str) -> dict[str, Any]:
+    return {"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def _claim(stack: str, volume: SharedDirectory) -> dict[str, Any]:
+    """The volume a directory shared between pods is on (ReadWriteOnce: its pods on one node)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": f"{stack}-{volume.name}", "labels": {"app.kubernetes.io/part-of": stack}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
 
 
 def probe_handler(probe: ProbeSpec, port: int | None, python: str = "python") -> dict[str, Any] | None:
@@ -198,7 +234,7 @@ def _network_handler(probe: ProbeSpec, port: int | None) -> dict[str, Any] | Non
     return None
 
 
-def init_containers(deployment: Deployment, unit: Unit) -> Iterator[dict[str, Any]]:
+def init_containers(deployment: Deployment, stack: str, unit: Unit) -> Iterator[dict[str, Any]]:
     """One init container per service this one depends on (its replicas waited for as one)."""
     seen: set[str] = set()
     for dependency in unit.depends_on:
@@ -211,26 +247,51 @@ def init_containers(deployment: Deployment, unit: Unit) -> Iterator[dict[str, An
             if dependency.condition == "completed":
                 yield _job_wait(name, target)
             continue
-        check = _remote_check(deployment, target)
-        if check is not None:
+        wait = remote_wait(deployment, target)
+        if wait is not None:
+            image, check = wait
             script = wait_script(check, name, target.spec.start_timeout)
-            yield {
+            out: dict[str, Any] = {
                 "name": f"wait-for-{name}"[:63],
-                "image": target.spec.image,
+                "image": image,
                 "command": ["sh", "-c", escape_dollars(script)],
             }
+            # A check that refers to secrets (a password) reads them from the stack's Secret.
+            needed = [n for n in references(check) if n in target.secrets]
+            if needed:
+                out["env"] = [_secret_ref(n, f"{stack}-secrets") for n in needed]
+            yield out
 
 
-def _remote_check(deployment: Deployment, target: Unit) -> tuple[str, ...] | None:
-    """The dependency's readiness as a command run from another pod: its probe aimed at its
-    Service; a `cmd` or `log` probe cannot be, so then a connection to its port."""
+def remote_wait(deployment: Deployment, target: Unit) -> tuple[str, tuple[str, ...]] | None:
+    """The image and the command that check `target`'s readiness from another pod: its probe
+    aimed at its Service, with a tool that image has (a protocol probe in the server's own
+    image, which ships its client; anything else in busybox: wget for `http`, nc for a port)."""
     probe = deployment.remote_probe(target)
-    python = deployment.target.python
-    if probe is not None and PROBE_KINDS[probe.kind].remote:
-        return check_argv(probe, python=python)
-    if target.spec.port is None:
+    if probe is not None and probe.kind in _CLIENT_IN_IMAGE and target.spec.image:
+        check = check_argv(probe)
+        if check is not None:
+            return target.spec.image, check
+    if probe is not None and probe.kind == "http" and 200 <= probe.expect < 400:
+        timeout = str(max(1, math.ceil(probe.timeout)))
+        return WAIT_IMAGE, ("wget", "-q", "-O", "/dev/null", "-T", timeout, probe.target)
+    address = _address(probe) if probe is not None and probe.kind in ("tcp", "http") else None
+    if address is None and target.spec.port is not None:
+        address = host_name(target.spec), str(target.spec.port)
+    if address is None:
         return None
-    return check_argv(ProbeSpec("tcp", f"{host_name(target.spec)}:{target.spec.port}"), python=python)
+    return WAIT_IMAGE, ("nc", "-z", "-w", "1", *address)
+
+
+def _address(probe: ProbeSpec) -> tuple[str, str] | None:
+    """The host and port a `tcp` or `http` probe connects to."""
+    if probe.kind == "tcp":
+        host, _, port = probe.target.rpartition(":")
+        return (host or "127.0.0.1", port)
+    url = urlsplit(probe.target)
+    if url.hostname is None:
+        return None
+    return url.hostname, str(url.port or (443 if url.scheme == "https" else 80))
 
 
 def _job_wait(name: str, job: Unit) -> dict[str, Any]:
@@ -283,8 +344,19 @@ def _notes(deployment: Deployment, stack: str, workloads: list[tuple[Unit, list[
         )
     if any(not deployment.unit(d.name).spec.oneshot for unit, _ in workloads for d in unit.depends_on):
         yield (
-            "Init containers waiting for a service run its image, which needs the check tool "
-            "(python for http and tcp checks, redis-cli, pg_isready)."
+            "Init containers wait for a service with a tool of their image: redis-cli or pg_isready in "
+            f"the server's own image, wget or nc in {WAIT_IMAGE} for the others."
+        )
+    if uses_project_image(deployment):
+        yield (
+            f"The workloads that run from {deployment.target.image} need that image in a registry the "
+            f"cluster pulls from: build it with the {DOCKERFILE} beside this file (its header says how)."
+        )
+    for volume in shared_directories(deployment):
+        yield (
+            f"{', '.join(host_name(deployment.unit(u).spec) for u in volume.units)}: share {volume.path} "
+            f"(a database file) on the PersistentVolumeClaim {stack}-{volume.name}, ReadWriteOnce: their "
+            "pods must run on one node (a ReadWriteMany storage class lifts that)."
         )
     kept = [host_name(u.spec) for u, _ in workloads if not u.spec.oneshot and u.spec.restart == "no"]
     if kept:
@@ -305,5 +377,5 @@ def _unit_notes(deployment: Deployment, unit: Unit, instances: list[Unit]) -> It
         target = deployment.unit(dependency.name)
         if target.spec.oneshot and dependency.condition != "completed":
             yield f"{name}: does not wait for {host_name(target.spec)}, a Job ({dependency.condition})."
-        elif not target.spec.oneshot and _remote_check(deployment, target) is None:
+        elif not target.spec.oneshot and remote_wait(deployment, target) is None:
             yield f"{name}: starts without waiting for {host_name(target.spec)} (nothing to check it by)."

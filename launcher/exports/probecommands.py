@@ -17,14 +17,51 @@ from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 from launcher.core.probekinds import PROBE_KINDS
+from launcher.exports.secretrefs import REFERENCE, expanded, references, shell_line, shell_word
 from launcher.plan.spec import ProbeSpec
 
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
 def check_argv(probe: ProbeSpec, *, python: str = "python") -> tuple[str, ...] | None:
-    """The probe as one command that exits 0 when ready; None for a `log` probe."""
-    return PROBE_KINDS[probe.kind].command(probe, python)
+    """The probe as one command that exits 0 when ready; None for a `log` probe.
+
+    A probe that refers to secrets (`${NAME}`, launcher/exports/secretrefs.py) runs through
+    `sh -c`, which reads them from the environment of wherever the check runs: redis-cli gets
+    its password as `REDISCLI_AUTH`, never on its command line."""
+    if probe.kind == "redis" and references((probe.target,)):
+        return _redis_with_password(probe)
+    argv = PROBE_KINDS[probe.kind].command(probe, python)
+    if argv is None:
+        return None
+    names = expanded(argv, references(argv))
+    return ("sh", "-c", shell_line(argv, names)) if names else argv
+
+
+def _redis_with_password(probe: ProbeSpec) -> tuple[str, ...]:
+    # Only PONG is ready (an error answer such as LOADING or NOAUTH exits 0 too).
+    if REFERENCE.fullmatch(probe.target):  # the whole URL is a secret: it holds the password
+        return ("sh", "-c", f'redis-cli --no-auth-warning -u "{probe.target}" ping | grep -q PONG')
+    url = probe.target if "://" in probe.target else f"redis://{probe.target}"
+    parts = urlsplit(url)
+    password = parts.password or ""
+    public = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", "@", 1)))
+    public = public.replace("//@", "//", 1)
+    auth = f"REDISCLI_AUTH={shell_word(password, references((password,)))} " if password else ""
+    words = shell_word(public, references((public,)))
+    return ("sh", "-c", f"{auth}redis-cli -u {words} ping | grep -q PONG")
+
+
+def without_password(target: str) -> str:
+    """A URL without its password (pg_isready checks that the server accepts connections,
+    which needs none); anything else as it is."""
+    if "://" not in target:
+        return target
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def rehost(probe: ProbeSpec, host: str) -> ProbeSpec:

@@ -10,13 +10,18 @@ add what honcho lacks:
   again a second later. Oneshots run before their first dependent, in its `run`, as
   `launcher compile` does (runit has no notion of a service that completes); a oneshot
   nothing depends on gets a directory of its own, which `finish` takes down after its run.
-- the process runs in a process group of its own (`chpst -P`), and `control/t` sends the
-  stop signal to that whole group, as launcher stops a service (runsv would signal the
-  process alone). runit has no stop timeout of its own: `sv -w SECONDS force-stop DIR` is the
-  command that waits that long, then kills.
-- `finish` applies the restart policy: runsv restarts whatever exits, so `finish` takes the
-  service down (`sv down .`) when it should stay down.
+- the process runs in a process group of its own (`chpst -P`), as the user of `--user`
+  (`chpst -u`; the oneshots run in front of it too), and `control/t` sends the stop signal to
+  that whole group, as launcher stops a service (runsv would signal the process alone). runit
+  has no stop timeout of its own: `sv -w SECONDS force-stop DIR` is the command that waits
+  that long, then kills.
+- `finish` applies the restart policy to the exits nobody asked for: runsv restarts whatever
+  exits, so `finish` takes the service down (`sv down .`) when it should stay down. An exit
+  that `sv down` or `sv restart` asked for is runsv's to handle (down, or up again):
+  `control/t` leaves `supervise/stopping` for `finish` to see.
 - `check`, for a process with a probe that has a command form, which `sv check` runs.
+- a command or a check that refers to secrets (`${NAME}`) runs through `sh -c`, after chpst
+  read them from the envdir.
 
 These extra files are rendered from our templates with the exporter's own jinja environment
 (honcho's `render` yields only run, log/run and env/): honcho has no hook for more files.
@@ -30,13 +35,12 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from launcher.exports.deployment import Deployment, ExportFile, Unit
 from launcher.exports.honcho_glue import TEMPLATES, honcho_files, seconds
-from launcher.exports.prelude import Step, prelude, wait_text
-from launcher.exports.probecommands import check_argv
+from launcher.exports.prelude import Step, inline_oneshots, oneshot_text, prelude, ready_check, wait_text
+from launcher.exports.secretrefs import expanded, references, shell_line
 
 
 def render(deployment: Deployment) -> list[ExportFile]:
@@ -66,39 +70,58 @@ def _service(deployment: Deployment, unit: Unit, app: str, inlined: dict[str, st
     extra: tuple[str, ...] = (
         f"Stop it with `sv -w {stop} force-stop DIR`: the stop signal, then SIGKILL after {stop} s.",
     )
-    late = sorted(
-        d.name
-        for u in deployment.units
-        if inlined.get(u.name, u.name) == unit.name
-        for d in u.depends_on
-        if inlined.get(d.name, unit.name) != unit.name
-    )
+    mine = [u for u in deployment.units if inlined.get(u.name, u.name) == unit.name]
+    late = sorted(d.name for u in mine for d in u.depends_on if inlined.get(d.name, unit.name) != unit.name)
     if late:
         extra += (f"Not awaited: {', '.join(late)}, a oneshot run by another service's run script.",)
-    if unit.secrets:
-        extra += (f"Secrets ({', '.join(unit.secrets)}): write each as env/KEY here, mode 0600.",)
-    check = _check(deployment, unit)
+    # The oneshots run here read their secrets from this envdir too.
+    secrets = sorted({name for u in mine for name in u.secrets})
+    if secrets:
+        extra += (f"Secrets ({', '.join(secrets)}): write each as env/KEY here, mode 0600.",)
+    check = ready_check(deployment, unit)
     return {
         "header": deployment.header(extra=extra),
         "steps": [_step(deployment, app, unit, s) for s in prelude(deployment, unit, inlined)],
         "cwd": unit.cwd,
+        "command": _command(unit),
         "check": shlex.join(check) if check else None,
         "restart": "no" if spec.oneshot else spec.restart,
         "success": "|".join(str(c) for c in spec.success_codes),
         "signal": spec.stop_signal.removeprefix("SIG"),
+        "as_user": _as_user(deployment),
     }
+
+
+def _command(unit: Unit) -> str:
+    """The argv as the run script's last words: through `sh -c` when it refers to secrets,
+    which chpst put in the environment from the envdir."""
+    names = expanded(unit.argv, unit.secrets)
+    if not names:
+        return shlex.join(unit.argv)
+    return shlex.join(("/bin/sh", "-c", "exec " + shell_line(unit.argv, names)))
+
+
+def _as_user(deployment: Deployment) -> str:
+    """chpst's option for --user (it reads the envdir before it changes user, so secrets may
+    stay readable by root only)."""
+    user = deployment.target.user
+    return f"-u {shlex.quote(user)} " if user else ""
 
 
 def _step(deployment: Deployment, app: str, unit: Unit, step: Step) -> str:
     from honcho.export.base import dashrepl
 
+    where = f"../{app}-{dashrepl(step.unit.name)}"
     if step.kind == "ready":
-        return wait_text(deployment, step.unit)
+        # A check that refers to secrets reads them from the dependency's envdir.
+        argv = ready_check(deployment, step.unit) or ()
+        envdir = ("chpst", "-e", f"{where}/env") if references(argv) else ()
+        return wait_text(deployment, step.unit, envdir)
     if step.kind == "oneshot":
-        return oneshot_text(step.unit, unit, runner='chpst -e "$ENVDIR"')
+        runner = f'chpst {_as_user(deployment)}-e "$ENVDIR"'
+        return oneshot_text(step.unit, unit, runner=runner, command=_command(step.unit))
     timeout = seconds(step.unit.spec.start_timeout)
-    where = shlex.quote(f"../{app}-{dashrepl(step.unit.name)}")
-    return f"sv -w {timeout} start {where} >/dev/null || exit 1"
+    return f"sv -w {timeout} start {shlex.quote(where)} >/dev/null || exit 1"
 
 
 def _extras(exporter: Any, app: str, unit: Unit, context: dict[str, Any]) -> list[ExportFile]:
@@ -119,38 +142,3 @@ def _extras(exporter: Any, app: str, unit: Unit, context: dict[str, Any]) -> lis
         )
         for name in names
     ]
-
-
-def inline_oneshots(deployment: Deployment) -> dict[str, str]:
-    """Each oneshot that runs before a dependent: oneshot name -> that dependent's name (the
-    first one that needs it, directly or through another oneshot, in dependency order)."""
-    claimed: dict[str, str] = {}
-    for unit in deployment.units:
-        if not unit.spec.oneshot:
-            for oneshot in _oneshots_before(deployment, unit, claimed):
-                claimed[oneshot.name] = unit.name
-    return claimed
-
-
-def _oneshots_before(deployment: Deployment, unit: Unit, claimed: Mapping[str, str]) -> Iterator[Unit]:
-    for dep in unit.depends_on:
-        other = deployment.unit(dep.name)
-        if other.spec.oneshot and other.name not in claimed:
-            yield from _oneshots_before(deployment, other, claimed)
-            yield other
-
-
-def oneshot_text(oneshot: Unit, host: Unit, runner: str = "") -> str:
-    """sh that runs `oneshot` in its own directory and environment from `host`'s process
-    (whose environment is `host.env`, once `runner` is in front), exiting with its code if it
-    fails."""
-    unset = [f"-u {shlex.quote(k)}" for k in host.env if k not in oneshot.env]
-    assign = [shlex.quote(f"{k}={v}") for k, v in oneshot.env.items() if host.env.get(k) != v]
-    words = [runner] if runner else []
-    words += ["env", *unset, *assign] if unset or assign else []
-    return f"(cd {shlex.quote(oneshot.cwd)} && {' '.join([*words, shlex.join(oneshot.argv)])}) || exit $?"
-
-
-def _check(deployment: Deployment, unit: Unit) -> tuple[str, ...] | None:
-    probe = unit.probe
-    return None if probe is None or unit.spec.oneshot else check_argv(probe, python=deployment.target.python)

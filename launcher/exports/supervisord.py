@@ -7,9 +7,10 @@ order (100 + 100 per level, so supervisord starts dependencies first and stops t
 the restart policy (`autorestart`, `exitcodes`, `startretries`), launcher's first second as
 `startsecs`, the stop signal and timeout, and the whole process group stopped or killed
 (`stopasgroup`, `killasgroup`), as launcher does. The argv is run as it is, never through
-`sh -c` of its text, except to wait and to mark a oneshot completed: supervisord does not wait
-for anything, so a program that depends on a ready service runs `/bin/sh -c 'WAIT; exec
-ARGV'`, WAIT retrying the dependency's probe as a command until its start_timeout.
+`sh -c` of its text, except to wait, to mark a oneshot completed, or to expand the secrets of
+a command: supervisord does not wait for anything, so a program that depends on a ready
+service runs `/bin/sh -c 'WAIT; exec ARGV'`, WAIT retrying the dependency's probe as a command
+until its start_timeout.
 
 Oneshots are programs of their own (`autorestart=false`, `startsecs=0`) that leave a marker
 when they complete with a success code: `${TMPDIR:-/tmp}/launcher-STACK-NAME.PID`, PID being
@@ -19,7 +20,10 @@ dependencies'). So a oneshot runs once per supervisord start, however many depen
 restart of a dependent does not run it again.
 
 Secrets: supervisord passes its own environment on to its programs, so the secret variables
-(named in the header) are set in supervisord's environment, never in this file.
+(named in the header) are set in supervisord's environment, never in this file: the
+`environment=` of the `[supervisord]` section of its own configuration (mode 0600), or the
+environment it is started with. A command that refers to one (`${NAME}`) runs through `sh -c`,
+which expands it from there.
 
 Logs: supervisord's AUTO log files (`supervisorctl tail STACK:NAME`), rather than honcho's
 `/var/log/...` paths that would have to exist first.
@@ -34,10 +38,9 @@ from typing import Any
 
 from launcher.exports.deployment import Deployment, ExportFile, Unit
 from launcher.exports.honcho_glue import TEMPLATES, honcho_files, seconds
-from launcher.exports.prelude import Step, prelude, wait_text
-from launcher.exports.probecommands import wait_script
+from launcher.exports.prelude import Step, marker, marker_wait, prelude, wait_text
+from launcher.exports.secretrefs import expanded, shell_line
 
-_PLACEHOLDER = "LAUNCHER_ONESHOT_MARKER"
 _COMMENT = re.compile(r"(\s)([;#])")
 _AUTORESTART = {"no": "false", "on-failure": "unexpected", "always": "true"}
 
@@ -75,38 +78,26 @@ def _program(deployment: Deployment, unit: Unit, app: str) -> dict[str, Any]:
 
 def _command(deployment: Deployment, unit: Unit, app: str) -> str:
     lines = [_step(deployment, s, app) for s in prelude(deployment, unit) if s.kind != "started"]
+    names = expanded(unit.argv, unit.secrets)
+    argv = shell_line(unit.argv, names)
     if unit.spec.oneshot:
         # Not exec'd: the marker is written once it exited with a success code.
         codes = "|".join(str(c) for c in unit.spec.success_codes)
-        mark = f"case $code in {codes}) : >{_marker(app, unit)};; esac"
-        run = f"{shlex.join(unit.argv)}; code=$?; {mark}; exit $code"
-    elif not lines:
-        return _ini_safe(shlex.join(unit.argv))
+        mark = f"case $code in {codes}) : >{marker(app, unit)};; esac"
+        run = f"{argv}; code=$?; {mark}; exit $code"
+    elif not lines and not names:
+        return _ini_safe(argv)
     else:
-        run = f"exec {shlex.join(unit.argv)}"
+        # Through sh: to wait first, or to expand the secrets of its command from the
+        # environment supervisord passes on.
+        run = f"exec {argv}"
     return _ini_safe(shlex.join(("/bin/sh", "-c", "; ".join([*lines, run]))))
 
 
 def _step(deployment: Deployment, step: Step, app: str) -> str:
     if step.kind == "ready":
         return wait_text(deployment, step.unit)
-    # The marker's name expands in this shell (the check is quoted by wait_script): a bare
-    # placeholder word, swapped for the expansion afterwards.
-    script = wait_script(("test", "-e", _PLACEHOLDER), step.unit.name, _budget(deployment, step.unit))
-    return script.replace(_PLACEHOLDER, _marker(app, step.unit))
-
-
-def _marker(app: str, unit: Unit) -> str:
-    """Where a oneshot says it completed, for this supervisord (`$PPID` of every program)."""
-    from honcho.export.base import dashrepl
-
-    return f'"${{TMPDIR:-/tmp}}/launcher-{app}-{dashrepl(unit.name)}.$PPID"'
-
-
-def _budget(deployment: Deployment, unit: Unit) -> float:
-    """How long a oneshot may take to complete: its start_timeout after its dependencies'."""
-    deps = [_budget(deployment, deployment.unit(d.name)) for d in unit.depends_on]
-    return unit.spec.start_timeout + max(deps, default=0.0)
+    return marker_wait(deployment, app, step.unit)
 
 
 def _ini_safe(command: str) -> str:
@@ -153,6 +144,8 @@ def _header_notes(deployment: Deployment) -> tuple[str, ...]:
     if deployment.secrets:
         notes.append(
             f"Secrets ({', '.join(deployment.secrets)}) are not written here: supervisord passes its "
-            "own environment on to its programs, so set them in supervisord's environment."
+            "own environment on to its programs, so set them in supervisord's environment (the "
+            "environment= of the [supervisord] section of supervisord.conf, mode 0600, or the "
+            "environment it starts with)."
         )
     return tuple(notes)

@@ -24,6 +24,7 @@ from typing import Any
 from launcher.exports.deployment import Deployment, ExportFile, Unit
 from launcher.exports.honcho_glue import TEMPLATES, honcho_files, seconds
 from launcher.exports.probecommands import check_argv, wait_script
+from launcher.exports.secretrefs import REFERENCE, expanded
 
 # Words systemd takes as they are: anything else is double-quoted, with C escapes.
 _PLAIN = re.compile(r"[\w@+=:,./-]+")
@@ -51,10 +52,25 @@ def unit_name(app: str, name: str) -> str:
     return f"{app}-{dashrepl(name)}.service"
 
 
-def exec_line(argv: Iterable[str]) -> str:
+def exec_line(argv: Iterable[str], secrets: Iterable[str] = ()) -> str:
     """An argv as an `ExecStart=` value: each word quoted for systemd, `%` and `$` doubled
-    (systemd expands specifiers and variables there)."""
-    return " ".join(_word(word.replace("%", "%%").replace("$", "$$")) for word in argv)
+    (systemd expands specifiers and variables there), except in `${NAME}` of `secrets`, which
+    systemd expands from the unit's environment (its EnvironmentFile) as one word."""
+    names = set(secrets)
+    return " ".join(_word(_escaped(word, names)) for word in argv)
+
+
+def _escaped(word: str, names: set[str]) -> str:
+    parts, last = [], 0
+    for match in REFERENCE.finditer(word):
+        if match.group(1) in names:
+            parts += [_literal(word[last : match.start()]), match.group(0)]
+            last = match.end()
+    return "".join([*parts, _literal(word[last:])])
+
+
+def _literal(text: str) -> str:
+    return text.replace("%", "%%").replace("$", "$$")
 
 
 def environment_line(key: str, value: str) -> str:
@@ -92,7 +108,7 @@ def _service(deployment: Deployment, unit: Unit, app: str) -> dict[str, Any]:
         "secrets_file": secrets_path(app) if secrets else None,
         "type": "oneshot" if spec.oneshot else "simple",
         "service_lines": _service_lines(unit),
-        "exec_start": exec_line(unit.argv),
+        "exec_start": exec_line(unit.argv, expanded(unit.argv, unit.secrets)),
         "exec_start_post": _ready_wait(deployment, unit),
         "timeout_start": seconds(spec.start_timeout),
         "kill_signal": spec.stop_signal,

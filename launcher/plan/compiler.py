@@ -25,6 +25,7 @@ from launcher.core.diagnostics import Diagnostic, in_file_order
 from launcher.core.errors import ConfigError, PortRangeExhausted
 from launcher.core.vocabulary import Condition
 from launcher.plan import shared_mode as hosting
+from launcher.plan.childside import ChildSide, in_cache
 from launcher.plan.environment import Interpolation, injected_env, service_env, service_url, stack_env
 from launcher.plan.interpreter import project_python
 from launcher.plan.modes import Mode
@@ -71,12 +72,16 @@ def build_plan(
     ordered, found = _ordered(loaded, services, no_deps)
     # A copy: read twice a process, os.environ would decode every variable each time.
     environ = {} if environ is None else dict(environ)
-    # The project's interpreter, unless the caller names one (exports: their target's).
-    python = python or project_python(loaded.root, config.launcher.python, environ)
+    # The project's interpreter, which runs launcher's child programs from the user's cache;
+    # unless the caller names one (exports: their target's, where launcher is installed).
+    if python:
+        child = ChildSide(python)
+    else:
+        child = in_cache(project_python(loaded.root, config.launcher.python, environ), environ)
 
     def compiled(mode: Mode, reason: str) -> Plan:
-        plan = _compiled(loaded, ordered, found, mode, reason, environ, python, is_taken, bind, find_modules)
-        return replace(plan, python=python)
+        plan = _compiled(loaded, ordered, found, mode, reason, environ, child, is_taken, bind, find_modules)
+        return replace(plan, python=child.python, child_dir=child.directory)
 
     if mode != "shared" or config.launcher.mode != "auto":
         return compiled(mode, mode_reason)
@@ -107,7 +112,7 @@ def _compiled(
     mode: Mode,
     mode_reason: str,
     environ: Mapping[str, str],
-    python: str,
+    child: ChildSide,
     is_taken: Callable[[int], bool],
     bind: str,
     find_modules: bool,
@@ -121,7 +126,7 @@ def _compiled(
     ports, urls, exhausted, moved = _addresses(loaded, instances, is_taken, problems)
     injected = injected_env(loaded, ordered, ports, urls)
     env = stack_env(loaded, injected, environ, problems)
-    build = _Build(loaded, ports, urls, env, injected, environ, python, bind, problems, moved)
+    build = _Build(loaded, ports, urls, env, injected, environ, child, bind, problems, moved)
     specs = _specs(build, instances, hosted)
     if find_modules:
         problems += _missing_modules(loaded, specs)
@@ -207,7 +212,7 @@ class _Build:
     env: Mapping[str, str]  # the stack's
     injected: Mapping[str, str]  # LAUNCHER_STACK, PYTHONUNBUFFERED, every X_PORT and X_URL
     environ: Mapping[str, str]
-    python: str
+    child: ChildSide  # the project's interpreter, and how it runs launcher's child programs
     bind: str
     problems: list[Diagnostic]
     moved: Mapping[str, int]  # an automatic port's first choice, held by another program
@@ -230,7 +235,7 @@ def _specs(build: _Build, instances: list[tuple[str, int]], hosted: list[str]) -
         [s for s in specs if s.host is not None],
         root=loaded.root,
         stack_env=build.env,
-        python=build.python,
+        child=build.child,
         bind=build.bind,
         start_timeout=settings.start_timeout,
         stop_timeout=settings.stop_timeout,
@@ -251,7 +256,7 @@ def _spec(build: _Build, name: str, replica: int) -> ProcessSpec:
         {**build.environ, **env}, loaded.layered.origin, ("services", name), build.problems
     )
     cwd = loaded.root / values.expand(service.cwd, ("cwd",)) if service.cwd else loaded.root
-    argv = _argv(service, port, build.python, build.bind, values)
+    argv = _argv(service, port, build.child, build.bind, values)
     where = (cwd, env)  # a cmd probe's: its service's
     probe = _probe(service.probe, url, values, ("probe",), where) if service.probe else None
     if probe is None and not service.oneshot:
@@ -297,7 +302,7 @@ def _replicas(service: Service) -> range:
 
 
 def _argv(
-    service: Service, port: int | None, python: str, bind: str, values: Interpolation
+    service: Service, port: int | None, child: ChildSide, bind: str, values: Interpolation
 ) -> tuple[str, ...]:
     if service.command is not None:
         if service.shell:
@@ -305,13 +310,13 @@ def _argv(
             return ("/bin/sh", "-c", values.expand(text, ("command",)))
         return values.words(service.command, ("command",))
     if service.app is not None:
-        argv = [python, "-m", "uvicorn", "--app-dir", ".", "--host", bind, "--port", str(port)]
+        argv = [child.python, "-m", "uvicorn", "--app-dir", ".", "--host", bind, "--port", str(port)]
         argv += ["--timeout-graceful-shutdown", str(REQUEST_GRACE)]
         if service.workers:
             argv += ["--workers", str(service.workers)]
         return (*argv, service.app)
     if service.task is not None:
-        return (python, "-m", "launcher.child.task_runner", "--app-dir", ".", service.task)
+        return child.argv("task_runner", "--app-dir", ".", service.task)
     return ()
 
 

@@ -2,9 +2,10 @@
 
 A plan transformation, pure like the plan: the chosen service's argv gains `-m debugpy --listen
 127.0.0.1:PORT [--wait-for-client]` right after its interpreter (and its interpreter options),
-so that what followed (`-m uvicorn ...`, `-m launcher.child.task_runner ...`, a script,
-`-c CODE`) runs as before, under the debugger. In shared mode a hosted app or task has no process
-of its own: the host process, which runs all of them, is the one debugged.
+so that what followed (`-m uvicorn ...`, launcher's `DIR task_runner ...`, a script,
+`-c CODE`) runs as before, under the debugger (debugpy runs a directory as Python does). In
+shared mode a hosted app or task has no process of its own: the host process, which runs all
+of them, is the one debugged.
 """
 
 from __future__ import annotations
@@ -131,18 +132,15 @@ def _script_at(argv: tuple[str, ...]) -> int:
     return at
 
 
-def missing_debugpy(debug: Debug) -> ConfigError:
-    """The error of `--debug` (or a profile's `debug`) where debugpy is not installed."""
-    return ConfigError(
-        [
-            Diagnostic(
-                Code.NO_DEBUGPY,
-                f"debugging {debug.service} needs debugpy, which is not installed in this environment",
-                debug.origin,
-                f"install it with `{INSTALL_HINT}` (or `pip install debugpy`)",
-            )
-        ]
-    )
+def missing_debugpy(debug: Debug, python: str | None = None) -> ConfigError:
+    """The error of `--debug` (or a profile's `debug`) where debugpy is not installed in the
+    project's interpreter `python` (None: the launcher's own)."""
+    where, hint = "this environment", f"install it with `{INSTALL_HINT}` (or `pip install debugpy`)"
+    if python is not None:
+        where = f"the project's interpreter ({python})"
+        hint = f"install it there: `{python} -m pip install debugpy`"
+    message = f"debugging {debug.service} needs debugpy, which is not installed in {where}"
+    return ConfigError([Diagnostic(Code.NO_DEBUGPY, message, debug.origin, hint)])
 
 
 def debug_port_taken(debug: Debug) -> PortTaken:

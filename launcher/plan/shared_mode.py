@@ -1,7 +1,8 @@
 """Shared mode as a plan transformation: the stack's apps and tasks go into one host process.
 
 The hosted services keep their specs (name, probe, dependencies, restart policy) but lose their
-processes; one more spec, the host, runs `python -m launcher.child.shared_host`, which listens
+processes; one more spec, the host, runs launcher's `shared_host` (launcher/child/shared_host.py,
+in the project's interpreter: launcher/plan/childside.py), which listens
 on every hosted app's port (the port the app has in multi mode: a mode never changes a URL),
 routes each connection by the port it arrived on, and runs every task as a background task. The
 launcher starts and stops each hosted service through the host (see
@@ -21,6 +22,7 @@ from launcher.config.model import Service
 from launcher.core.codes import Code
 from launcher.core.diagnostics import Diagnostic, Origin
 from launcher.core.masking import mask_value
+from launcher.plan.childside import ChildSide
 from launcher.plan.spec import DependencySpec, Listen, ProcessSpec
 
 HOST = "shared-host"
@@ -74,7 +76,7 @@ def host_spec(
     *,
     root: Path,
     stack_env: Mapping[str, str],
-    python: str,
+    child: ChildSide,
     bind: str,
     start_timeout: float,
     stop_timeout: float,
@@ -87,7 +89,7 @@ def host_spec(
         name=HOST,
         service=HOST,
         kind="host",
-        argv=_host_argv(units, python),
+        argv=_host_argv(units, child),
         cwd=root,
         env=merged_env(units, stack_env, origin, problems),
         listen=tuple(Listen(bind, u.port, listen_variable(u.port)) for u in units if u.port is not None),
@@ -102,8 +104,8 @@ def host_spec(
     )
 
 
-def _host_argv(units: Sequence[ProcessSpec], python: str) -> tuple[str, ...]:
-    """`python -m launcher.child.shared_host --units JSON`."""
+def _host_argv(units: Sequence[ProcessSpec], child: ChildSide) -> tuple[str, ...]:
+    """`shared_host --units JSON`, in the project's interpreter."""
     hosted = [
         HostedUnit(
             name=u.name,
@@ -115,7 +117,7 @@ def _host_argv(units: Sequence[ProcessSpec], python: str) -> tuple[str, ...]:
         )
         for u in units
     ]
-    return (python, "-m", "launcher.child.shared_host", "--units", encode_units(hosted))
+    return child.argv("shared_host", "--units", encode_units(hosted))
 
 
 def merged_env(

@@ -137,6 +137,9 @@ class Plan:
     # The project's interpreter (launcher/plan/interpreter.py): its bin directory comes first
     # on every child's PATH.
     python: str = ""
+    # The directory of launcher's child programs for that interpreter (launcher/plan/childside.py),
+    # which the runtime writes before the first child starts; None where launcher is installed.
+    child_dir: Path | None = None
 
     def spec(self, name: str) -> ProcessSpec:
         for spec in self.specs:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from launcher.child import task_ready
@@ -108,10 +109,14 @@ class Attempt:
             passed = {**passed, task_ready.READY_FD: str(pipe.write_fd)}
             fds = (*fds, pipe.write_fd)
 
-        def on_output(stream: str, lines: list[str]) -> None:
+        # Only a `log` probe reads the lines back: a flood of lines is not kept for nothing.
+        watched = any(probe is not None and probe.kind == "log" for probe in (spec.probe, spec.liveness))
+
+        def on_output(stream: str, lines: Sequence[str]) -> None:
             self.ctx.sink.lines(spec.name, stream, lines)
             self.ctx.history.extend(spec.name, lines)
-            supervisor.log.feed_many(lines)
+            if watched:
+                supervisor.log.feed_many(lines)
 
         env = child_environment(self.ctx.environ, spec.env, passed)
         try:

@@ -83,7 +83,7 @@ class HostLink:
     def _demultiplex(self, on_output: OnOutput) -> OnOutput:
         """Relay each tagged line under the name of the service that wrote it."""
 
-        def relay(stream: str, lines: list[str]) -> None:
+        def relay(stream: str, lines: Sequence[str]) -> None:
             batches: list[tuple[OnOutput, list[str]]] = []
             for line in lines:
                 name, text = hostio.split_tag(line)

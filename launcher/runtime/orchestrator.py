@@ -20,15 +20,14 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 
 from launcher.core.errors import (
     UnknownService,
 )
-from launcher.plan import shared_mode
 from launcher.plan.spec import Plan, ProcessSpec
-from launcher.runtime import leftovers
+from launcher.runtime import childpath, leftovers
 from launcher.runtime.clock import Clock, SystemClock
 from launcher.runtime.context import Context, ProbeObserver, ProberLike, ProbeUse
 from launcher.runtime.environment import child_environment, launcher_environment
@@ -91,6 +90,7 @@ class Orchestrator:
         self._steering = Steering(plan, self._supervisors, lambda: self.state, self._spec, sink)
         self._port_notes: dict[str, str] = {}
         self._start_clock = self.clock.now()
+        self._progressed = asyncio.Event()  # a spawn or a change of state (first_spawns())
 
     # -- the front door: reading -----------------------------------------------------------
 
@@ -178,12 +178,16 @@ class Orchestrator:
 
     # -- start -------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, before_running: Awaitable[object] | None = None) -> None:
         """Start the stack; return when every service is ready or completed.
 
         On a failed start (unless keep_going) everything already started is stopped again
-        and the error of the first service that failed is raised.
+        and the error of the first service that failed is raised. `before_running` is awaited
+        once every service has started, before the stack says it runs: the CLI's control API,
+        opened meanwhile (see first_spawns()).
         """
+        if self.plan.child_dir is not None:  # launcher's programs for the project's interpreter
+            childpath.ensure(self.plan.child_dir)
         self.claim()
         for note in (self.plan.mode_reason, *self.plan.notes):
             if note:
@@ -214,6 +218,8 @@ class Orchestrator:
             self.sink.event("launcher", f"{names} failed to start: rolling back", level="error")
             await self.stop()
             raise error
+        if before_running is not None:
+            await before_running
         self.state = StackState.RUNNING
         self._write_state()
         took = self.clock.now() - self._start_clock
@@ -221,6 +227,22 @@ class Orchestrator:
         services = [s for s in self.snapshot().services if self.plan.spec(s.name).kind != "host"]
         ready = sum(1 for s in services if s.state in HEALTHY)
         self.sink.event("launcher", f"{ready}/{len(services)} services ready in {took:.2f}s", level="ok")
+
+    async def first_spawns(self) -> None:
+        """Return once every service without dependencies (but external ones, which are only
+        probed) has been spawned or is past its start: what may come a little later (the CLI's
+        control API) does not delay the stack's first processes. start() must be under way."""
+        first = [s.name for s in self.plan.specs if not s.depends_on and s.kind != "external"]
+
+        def spawned(name: str) -> bool:
+            supervisor = self._supervisors.get(name)
+            return supervisor is not None and (
+                supervisor.handle is not None or supervisor.state not in (S.PENDING, S.WAITING, S.STARTING)
+            )
+
+        while not all(spawned(name) for name in first):
+            self._progressed.clear()
+            await self._progressed.wait()
 
     async def _until_started(self) -> None:
         """Wait until every service's start is decided, or (unless keep_going) until one has
@@ -270,9 +292,9 @@ class Orchestrator:
 
     def _changed(self, change: StateChange) -> None:
         if (
-            change.service == shared_mode.HOST
-            and self._host is not None
+            self._host is not None
             and change.new in (S.FAILED, S.STOPPED)
+            and self.plan.spec(change.service).kind == "host"
         ):
             self._host.host_ended()
         if self._progress.active:
@@ -286,10 +308,12 @@ class Orchestrator:
                 **{"from": str(change.old), "to": str(change.new), "reason": change.reason},
             )
         self._changes.tell(change)
+        self._progressed.set()
         if self.run_state is not None and self.state is not StackState.STOPPED:
             self.run_state.write_soon(self.snapshot)
 
     def _spawned(self, name: str, handle: Handle) -> None:
+        self._progressed.set()
         if self._reaper is not None:
             self._reaper.add(handle)
 

@@ -20,7 +20,7 @@ import struct
 import subprocess
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -52,8 +52,8 @@ class LogWatch:
     def feed(self, line: str) -> None:
         self.feed_many([line])
 
-    def feed_many(self, lines: list[str]) -> None:
-        self._recent.extend(lines)
+    def feed_many(self, lines: Sequence[str]) -> None:
+        self._recent.extend(lines[-(self._recent.maxlen or 0) :])
         if not self._waiting:
             return
         for pattern, future in list(self._waiting):

@@ -7,12 +7,16 @@ Three traps of asyncio's subprocess API are avoided here (see docs/running.md):
   connected; a spawn is therefore never cancelled half-way (see spawn()).
 - `StreamReader.readline()` drops lines over its limit; output is read in chunks and split by
   our own LineSplitter instead.
+
+A service that writes faster than it is read gets its pipe read in fewer, larger chunks (see
+BATCH_BYTES): the cost of relaying output is mostly per chunk, not per line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -29,7 +33,16 @@ from launcher.runtime.lines import LineSplitter
 # After the leader exited, how long its pipes may take to reach EOF before they are closed.
 DRAIN = 0.5
 STREAMS = {1: "stdout", 2: "stderr"}
-OnOutput = Callable[[str, list[str]], None]
+# A read of at least this much: the service writes faster than it is read. Its pipe then rests
+# for BATCH_PAUSE, so that the next read takes what came meanwhile in one chunk instead of one
+# chunk per write of the service; a pipe found full grows to FLOOD_PIPE, so that the service
+# does not wait for the rest to end. A service that writes a line now and then is read at once.
+BATCH_BYTES = 16 * 1024
+BATCH_PAUSE = 0.005
+PIPE = 64 * 1024  # Linux's default pipe capacity
+FLOOD_PIPE = 256 * 1024  # asyncio's largest read; a user's pipes share a limit (pipe(7))
+# A batch of lines of one stream (a launcher/runtime/lines.py Lines, or a list).
+OnOutput = Callable[[str, Sequence[str]], None]
 
 
 class _Protocol(asyncio.SubprocessProtocol):
@@ -38,11 +51,31 @@ class _Protocol(asyncio.SubprocessProtocol):
         self.splitters = {fd: LineSplitter() for fd in STREAMS}
         self.exited = asyncio.Event()
         self.closed = asyncio.Event()
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._grown: set[int] = set()  # the pipes made larger
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self._transport = transport
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         lines = self.splitters[fd].feed(data)
         if lines:
             self.on_output(STREAMS[fd], lines)
+        if len(data) >= BATCH_BYTES:
+            self._rest(fd, full=len(data) >= PIPE)
+
+    def _rest(self, fd: int, *, full: bool) -> None:
+        pipe = self._transport.get_pipe_transport(fd) if self._transport is not None else None
+        if not isinstance(pipe, asyncio.ReadTransport) or not pipe.is_reading():
+            return
+        if full and fd not in self._grown:
+            self._grown.add(fd)
+            with contextlib.suppress(OSError, AttributeError):  # the limit reached; not Linux
+                fcntl.fcntl(pipe.get_extra_info("pipe").fileno(), fcntl.F_SETPIPE_SZ, FLOOD_PIPE)
+        pipe.pause_reading()
+        # resume_reading() once closed does nothing: no need to cancel this.
+        asyncio.get_running_loop().call_later(BATCH_PAUSE, pipe.resume_reading)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         splitter = self.splitters.get(fd)

@@ -29,7 +29,8 @@ class Reloader:
         # Resolved, as the watcher schedules (and so reports) them.
         self.root = self.plan.root.resolve()
         self.specs = [
-            dataclasses.replace(s, watch=tuple(p for w in s.watch for p in _resolved(w))) for s in self.plan.specs
+            dataclasses.replace(s, watch=tuple(p for w in s.watch for p in _resolved(w)))
+            for s in self.plan.specs
         ]
         self.clock = orchestrator.clock
         self.debouncer = watchrules.Debouncer()

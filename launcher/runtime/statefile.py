@@ -6,6 +6,7 @@ stack, or the leftovers of a dead one.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -77,7 +78,10 @@ def make_state_dir(root: Path) -> Path:
     directory.mkdir(mode=0o700, exist_ok=True)
     ignore = directory / ".gitignore"
     if not ignore.exists():
-        ignore.write_text(GITIGNORE)
+        # A full or read-only disk must not stop the stack: what needs the directory says so
+        # itself (the state file once, each log file once), and the ignore file comes later.
+        with contextlib.suppress(OSError):
+            ignore.write_text(GITIGNORE)
     return directory
 
 

@@ -19,7 +19,7 @@ from api_helpers import TOKEN, Served, serve
 from helpers import ProjectFactory, alive, free_port_block, program, toml_list, wait_until
 
 import launcher
-from launcher.control.guard import bind_unix
+from launcher.control.listening import bind_unix
 from launcher.control.server import ApiServer
 from launcher.runtime.orchestrator import Orchestrator
 from launcher.runtime.output import make_sink

@@ -178,7 +178,10 @@ def test_a_task_runs_through_the_runner_and_is_cancelled_at_stop(
     )
     launcher = launch(root)
     launcher.wait_output("1/1 services ready")
-    runner = next(p for p in launcher.children() if "launcher.child.task_runner" in p.cmdline())
+    runner = next(p for p in launcher.children() if "task_runner" in p.cmdline())
+    # launcher's runner, from the directory the launcher put in the user's cache for it
+    assert runner.cmdline()[1].endswith("/run")
+    assert runner.cmdline()[2] == "task_runner"
     assert runner.cmdline()[-1] == "tasks:forever"
     launcher.signal(signal.SIGINT)
     assert launcher.wait() == 130

@@ -74,8 +74,15 @@ def test_restart_policies() -> None:
 
 def test_dollars_are_literal_but_secret_references_are_expanded_by_the_engine() -> None:
     api = unit(spec(), argv=("run", "--token=${API_TOKEN}", "$HOME"), secrets=("API_TOKEN",))
-    assert compose_export.compose_argv(api) == ["run", "--token=${API_TOKEN}", "$$HOME"]
+    # compose: the container's sh expands it from the env_file's environment, where it runs.
+    assert compose_export.compose_argv(api) == ["sh", "-c", "exec run --token=\"$${API_TOKEN}\" '$$HOME'"]
     assert kubernetes.k8s_argv(api) == ["run", "--token=$(API_TOKEN)", "$$HOME"]
+    plain = unit(spec(), argv=("run", "$HOME"))
+    assert compose_export.compose_argv(plain) == ["run", "$$HOME"]
+    # A shell command expands them itself, from the environment.
+    shell = unit(spec(), argv=("/bin/sh", "-c", "run ${API_TOKEN}"), secrets=("API_TOKEN",))
+    assert compose_export.compose_argv(shell) == ["/bin/sh", "-c", "run $${API_TOKEN}"]
+    assert kubernetes.k8s_argv(shell) == ["/bin/sh", "-c", "run $${API_TOKEN}"]
 
 
 def test_compose_conditions_need_a_healthcheck_for_ready() -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 from helpers import ProjectFactory
 
 from launcher.config.loader import load
-from launcher.exports.deployment import CONTAINER_BIND, Deployment, Target, deployment, image_problems
+from launcher.exports.deployment import (
+    CONTAINER_BIND,
+    Deployment,
+    Target,
+    deployment,
+    image_problems,
+    secret_environ,
+)
 from launcher.exports.probecommands import check_argv, rehost, wait_script
 from launcher.plan.compiler import LOCALHOST, build_plan
 from launcher.plan.spec import Plan, ProbeSpec
@@ -189,7 +196,7 @@ def test_wait_script_gives_up_after_its_timeout() -> None:
     assert "'api is not ready after 3 s'" in script
 
 
-def test_a_secret_in_a_command_or_a_probe_is_never_written(project: ProjectFactory) -> None:
+def test_a_secret_in_a_command_or_a_probe_is_a_reference(project: ProjectFactory) -> None:
     text = """
 [env]
 REDIS_PASSWORD = "hunter2-long"
@@ -203,10 +210,109 @@ liveness = { tcp = "127.0.0.1:6390" }
     view = deployment(plan(project, text), "systemd", version="9.9", target=Target("/srv"))
     cache = view.unit("cache")
     assert cache.argv == ("redis-server", "--requirepass", "${REDIS_PASSWORD}")
-    assert cache.probe is None
-    assert cache.liveness is not None
-    assert cache.liveness.kind == "tcp"
+    assert cache.secrets == ("REDIS_PASSWORD",)
+    # The probe is carried over, its password read from the environment where it runs.
+    assert cache.probe is not None
+    assert cache.probe.target == "redis://:${REDIS_PASSWORD}@127.0.0.1:6390"
+    assert check_argv(cache.probe) == (
+        "sh",
+        "-c",
+        'REDISCLI_AUTH="${REDIS_PASSWORD}" redis-cli -u redis://127.0.0.1:6390 ping | grep -q PONG',
+    )
     header = view.header()
     assert "cache: its command holds secret values, written as ${NAME}" in header
-    assert "cache: its redis probe holds a password, so it is not exported." in header
-    assert "hunter2" not in header + repr(cache.argv)
+    assert "cache: its liveness probe is not carried over: systemd restarts" in header
+    assert "hunter2" not in header + repr((cache.argv, cache.probe, cache.env))
+
+
+def test_a_password_no_variable_holds_cannot_be_written(project: ProjectFactory) -> None:
+    text = """
+[services.cache]
+command = "redis-server"
+port = 6390
+probe = { redis = "redis://:hunter2-long@127.0.0.1:6390" }
+
+[services.db]
+command = "postgres"
+port = 5433
+probe = { postgres = "postgresql://shop:hunter2-long@127.0.0.1:5433/shop" }
+"""
+    view = deployment(plan(project, text), "runit", version="9.9", target=Target("/srv"))
+    assert view.unit("cache").probe is None
+    assert "cache: its redis probe holds a password, so it is not exported." in view.header()
+    # pg_isready needs no password: the probe is carried over without it.
+    db = view.unit("db").probe
+    assert db is not None
+    assert db.target == "postgresql://shop@127.0.0.1:5433/shop"
+    assert "hunter2" not in view.header()
+
+
+def test_a_secret_the_project_does_not_declare_stays_a_reference(project: ProjectFactory) -> None:
+    text = """
+[services.cache]
+command = "redis-server --port ${PORT} --requirepass ${REDIS_PASSWORD}"
+port = 6390
+probe = { redis = "redis://:${REDIS_PASSWORD}@127.0.0.1:${PORT}" }
+env = { DATABASE_URL = "postgresql://app:${DB_PASSWORD}@db:5432/app", MODE = "${MODE:-x}" }
+"""
+    root: Path = project(text, name=f"stack-{next(_count)}")
+    loaded = load(root / "launcher.toml", environ={})
+    assert secret_environ(loaded.config) == {
+        "DB_PASSWORD": "${DB_PASSWORD}",
+        "REDIS_PASSWORD": "${REDIS_PASSWORD}",
+    }
+    compiled = build_plan(loaded, environ=secret_environ(loaded.config), python="python")
+    view = deployment(compiled, "supervisord", version="9.9", target=Target("/srv"))
+    cache = view.unit("cache")
+    assert cache.argv[-1] == "${REDIS_PASSWORD}"
+    assert cache.secrets == ("DATABASE_URL", "REDIS_PASSWORD")
+    assert cache.env["MODE"] == "x"
+
+
+def test_the_project_interpreter_runs_python_commands_with_its_bin_first_on_path(
+    project: ProjectFactory,
+) -> None:
+    text = """
+[services.job]
+command = "python -m shop.job"
+probe = { cmd = "python3 -m shop.check" }
+env = { PATH = "/opt/tools" }
+
+[services.cache]
+command = "redis-server"
+image = "redis:7"
+"""
+    target = Target("/srv", python="/srv/.venv/bin/python", image="shop:1")
+    view = deployment(plan(project, text), "systemd", version="9.9", target=target)
+    job = view.unit("job")
+    assert job.argv == ("/srv/.venv/bin/python", "-m", "shop.job")
+    assert job.probe is not None
+    assert job.probe.argv == ("/srv/.venv/bin/python", "-m", "shop.check")
+    assert job.env["PATH"] == "/srv/.venv/bin:/opt/tools"
+    assert view.unit("cache").env["PATH"].startswith("/srv/.venv/bin:/usr/local/sbin:")
+    # In containers, only the project's image has the project's interpreter.
+    view = deployment(plan(project, text), "compose", version="9.9", target=target, hosts=lambda s: s.name)
+    assert view.unit("cache").argv == ("redis-server",)
+    assert "PATH" not in view.unit("cache").env
+
+
+def test_a_probe_of_another_services_port_is_aimed_at_that_service(project: ProjectFactory) -> None:
+    text = """
+[services.api]
+command = "serve ${PORT}"
+port = 9100
+probe = { tcp = "127.0.0.1:9100" }
+
+[services.worker]
+command = "work"
+probe = { http = "http://127.0.0.1:9100/health" }
+liveness = { tcp = "localhost:9100" }
+"""
+    view = containers(plan(project, text, bind=CONTAINER_BIND))
+    worker, api = view.unit("worker"), view.unit("api")
+    assert worker.probe is not None
+    assert worker.liveness is not None
+    assert worker.probe.target == "http://api-host:9100/health"
+    assert worker.liveness.target == "api-host:9100"
+    assert api.probe is not None
+    assert api.probe.target == "127.0.0.1:9100"  # its own port: beside it

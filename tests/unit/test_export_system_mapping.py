@@ -180,8 +180,13 @@ def test_systemd_secrets_come_from_a_file(project: ProjectFactory) -> None:
 
 
 def test_systemd_exec_start_is_the_argv(project: ProjectFactory) -> None:
-    (start,) = keys(files(project, "systemd")["shop-worker-1.service"], "ExecStart")
-    assert start == 'python -c "print(\'50%% done $$x\')" "two words"'
+    content = files(project, "systemd")["shop-worker-1.service"]
+    (start,) = keys(content, "ExecStart")
+    # `python` is the project's interpreter, whose bin directory comes first on PATH.
+    assert start == '/usr/bin/python3 -c "print(\'50%% done $$x\')" "two words"'
+    assert (
+        'Environment="PATH=/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"' in content
+    )
 
 
 # supervisord
@@ -237,7 +242,7 @@ def test_supervisord_oneshots_leave_a_marker_their_dependents_wait_for(project: 
     found = programs(project)
     marker = '"${TMPDIR:-/tmp}/launcher-shop-migrate.$PPID"'
     (migrate,) = shlex.split(found["migrate"]["command"].replace("%%", "%"))[2:]
-    assert migrate == f"python -m shop.migrate; code=$?; case $code in 0|3) : >{marker};; esac; exit $code"
+    assert migrate == f"{PY} -m shop.migrate; code=$?; case $code in 0|3) : >{marker};; esac; exit $code"
     assert (found["migrate"]["autorestart"], found["migrate"]["startsecs"]) == ("false", "0")
     assert found["migrate"]["exitcodes"] == "0,3"
     # Both dependents of migrate wait for it; seed's own dependents wait for seed.
@@ -251,7 +256,7 @@ def test_supervisord_oneshots_leave_a_marker_their_dependents_wait_for(project: 
 
 def test_supervisord_waits_only_for_ready_dependencies(project: ProjectFactory) -> None:
     found = programs(project)
-    assert found["worker-1"]["command"] == "python -c 'print('\"'\"'50%% done $x'\"'\"')' 'two words'"
+    assert found["worker-1"]["command"] == f"{PY} -c 'print('\"'\"'50%% done $x'\"'\"')' 'two words'"
 
 
 def test_supervisord_environment_syntax() -> None:
@@ -295,7 +300,7 @@ def test_runit_layout_and_waits(project: ProjectFactory) -> None:
     assert "shop-worker-1/finish" not in out  # restart = "always": runsv's own behaviour
     assert "exec sv down ." in out["shop-cache/finish"].content
     assert "0|3" not in out["shop-api/finish"].content
-    assert 'kill -s INT -- "-$(cat supervise/pid)"' in out["shop-cache/control/t"].content
+    assert 'kill -s INT -- "-$pid" 2>/dev/null || kill -s INT "$pid"' in out["shop-cache/control/t"].content
     assert "shop-cache/check" in out
     assert "shop-worker-1/check" not in out
 
@@ -308,3 +313,21 @@ def test_runit_runs_oneshots_before_their_first_dependent(project: ProjectFactor
     assert "shop.migrate" not in api
     assert api.index("shop.seed") < api.index("127.0.0.1") < api.index("cd /srv/shop\n")
     assert "# Not awaited: migrate, a oneshot run by another service's run script." in api
+
+
+def test_runit_runs_every_process_as_the_user_oneshots_included(project: ProjectFactory) -> None:
+    out = {f.path: f.content for f in render(view(project, "runit", user="shop"))}
+    report = out["shop-report/run"]
+    assert '(cd /srv/shop && chpst -u shop -e "$ENVDIR" env LAUNCHER_SERVICE=migrate' in report
+    assert 'exec chpst -P -u shop -e "$ENVDIR" \\\n' in report
+    assert "exec chpst -u shop svlogd" in out["shop-report/log/run"]
+
+
+def test_runit_leaves_a_stop_it_asked_for_to_runsv(project: ProjectFactory) -> None:
+    out = {f.path: f.content for f in render(view(project, "runit"))}
+    control, finish = out["shop-api/control/t"], out["shop-api/finish"]
+    assert ": >supervise/stopping\n" in control
+    assert control.index("supervise/stopping") < control.index("kill -s TERM")
+    # An exit sv down or sv restart asked for is runsv's; only one of its own follows the policy.
+    assert finish.index("if [ -e supervise/stopping ]") < finish.index("exec sv down .")
+    assert "supervise/stopping" not in out["shop-worker-1/control/t"]  # restart = always: no finish

@@ -70,6 +70,7 @@ def test_each_app_answers_at_the_root_of_its_own_port_and_a_stopped_one_503() ->
     router = Router()
     router.add(Route("api", 8000, app, {"owner": "api"}, serving=True))
     router.add(Route("admin", 8001, app, {"k": 1}, serving=False))
+    router.add(Route("later", 8003))  # not loaded yet
     assert router.find(8000).name == "api"  # type: ignore[union-attr]
     assert router.find(8002) is None
 
@@ -89,4 +90,5 @@ def test_each_app_answers_at_the_root_of_its_own_port_and_a_stopped_one_503() ->
     assert asyncio.run(call(8000, "/")) == 200
     assert seen[1]["state"] is not seen[0]["state"]  # a copy per request, as uvicorn's
     assert asyncio.run(call(8001)) == 503
+    assert asyncio.run(call(8003)) == 503
     assert asyncio.run(call(8002)) == 404

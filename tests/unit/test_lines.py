@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from launcher.runtime.lines import LineSplitter
+from launcher.runtime.lines import Lines, LineSplitter
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,38 @@ def test_a_line_of_any_length_arrives_whole() -> None:
     assert got == []
     got = splitter.feed(b"\nok\n")
     assert [len(got[0]), got[1]] == [len(big), "ok"]
+
+
+def test_a_chunk_of_lines_stays_bytes_until_read_and_reads_as_a_list() -> None:
+    lines = LineSplitter().feed(b"one\ntwo\nthree\n")
+    assert isinstance(lines, Lines)
+    assert lines.data == b"one\ntwo\nthree\n"
+    assert len(lines) == 3
+    assert lines == ["one", "two", "three"]
+    assert (lines[0], lines[-1], lines[1:]) == ("one", "three", ["two", "three"])
+    assert list(lines) == ["one", "two", "three"]
+    assert not LineSplitter().feed(b"no end yet")
+
+
+def test_the_tail_of_a_chunk_splits_off_only_the_last_lines() -> None:
+    lines = Lines(b"".join(b"line %d\n" % i for i in range(1000)))
+    assert lines[-3:] == ["line 997", "line 998", "line 999"]
+    assert lines._list is None  # the 997 lines before were never made into str
+    assert lines.tail(2000) == [f"line {i}" for i in range(1000)]
+    assert Lines(b"a\nb\n")[-5:] == ["a", "b"]
+
+
+def test_a_prefix_goes_before_every_line_and_counts_them() -> None:
+    lines = Lines(b"a\n\nc\n")
+    assert lines.prefixed(b"> ") == b"> a\n> \n> c\n"
+    assert lines._count == 3  # counted by the same pass
+    assert len(lines) == 3
+    assert Lines(b"").prefixed(b"> ") == b""
+
+
+def test_lines_of_str_keep_their_strings() -> None:
+    lines = Lines.of(["caf\u00e9", "bad \udcff surrogate"])
+    assert lines.data == "caf\u00e9\nbad ? surrogate\n".encode()
+    assert list(lines) == ["caf\u00e9", "bad \udcff surrogate"]
+    assert Lines.of(lines) is lines
+    assert Lines.of([]) == []

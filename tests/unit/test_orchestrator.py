@@ -150,6 +150,39 @@ async def test_independent_services_start_at_once_and_a_dependent_waits_until_re
     await h.stop()
 
 
+async def test_first_spawns_returns_once_the_independent_services_are_spawned() -> None:
+    h = Harness(
+        {"db": [Script(ready=False)], "cache": [Script(ready=False)], "api": [Script()]},
+        make_spec("db"),
+        make_spec("cache"),
+        make_spec("api", on("db")),
+    )
+    starting = asyncio.create_task(h.orchestrator.start())
+    async with asyncio.timeout(5):
+        await h.orchestrator.first_spawns()
+    assert (h.spawns("db"), h.spawns("cache"), h.spawns("api")) == (1, 1, 0)
+    assert h.state("db") is S.STARTING  # not ready: only spawned
+    starting.cancel()
+    await asyncio.gather(starting, return_exceptions=True)
+    await h.stop()
+
+
+async def test_the_stack_runs_only_once_before_running_is_done() -> None:
+    h = Harness({"api": [Script()]}, make_spec("api"))
+    api_opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    starting = asyncio.create_task(h.orchestrator.start(before_running=api_opened))
+    await h.until(lambda: h.state("api") is S.READY)
+    await asyncio.sleep(0.01)
+    assert h.orchestrator.snapshot().state is StackState.STARTING
+    assert not any("services ready" in event for event in h.launcher_events())
+    api_opened.set_result(None)
+    async with asyncio.timeout(5):
+        await starting
+    assert h.orchestrator.snapshot().state is StackState.RUNNING
+    assert any("1/1 services ready" in event for event in h.launcher_events())
+    await h.stop()
+
+
 async def test_a_dependent_on_started_runs_while_its_dependency_is_not_ready() -> None:
     h = Harness(
         {"db": [Script(ready=False)], "worker": [Script()]},

@@ -139,3 +139,33 @@ def test_log_files_get_each_services_lines_and_survive_a_broken_directory(tmp_pa
     assert "lost to the file, not to the terminal" in text
     assert oct((tmp_path / "logs").stat().st_mode & 0o777) == oct(0o700)
     assert os.path.isdir(tmp_path / "logs" / "db.log")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_chunk_goes_out_as_bytes_in_the_streams_encoding_with_bad_bytes_replaced(encoding: str) -> None:
+    from launcher.runtime.lines import LineSplitter
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="strict")
+    sink = make_sink(stream, names=["api"], environ={})
+    sink.lines("api", "stdout", LineSplitter().feed(b"caf\xc3\xa9 \xff\none\r\n"))
+    sink.close()
+    text = raw.getvalue().decode(encoding, "replace")
+    lines = [line.split("| ", 1)[1] for line in text.splitlines()]
+    assert lines == ["caf\u00e9 \ufffd" if encoding == "utf-8" else "caf\u00e9 ?", "one"]
+
+
+def test_every_line_of_a_large_chunk_is_prefixed_in_the_terminal_and_stamped_in_its_file(
+    tmp_path: Path,
+) -> None:
+    from launcher.runtime.lines import Lines
+
+    stream = io.StringIO()
+    sink = make_sink(stream, names=["api"], log_dir=tmp_path, environ={})
+    sink.lines("api", "stdout", Lines(b"".join(b"line %05d\n" % i for i in range(5000))))
+    sink.close()
+    printed = stream.getvalue().splitlines()
+    assert [line.split("| ", 1)[1] for line in printed] == [f"line {i:05d}" for i in range(5000)]
+    assert all(re.match(r"\d\d:\d\d:\d\d api +\| ", line) for line in printed)
+    logged = (tmp_path / "api.log").read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in logged] == [f"line {i:05d}" for i in range(5000)]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from launcher.cli import logs, service, status
-from launcher.control import client
+from launcher.cli import logs, status
+from launcher.control import cells, client
 from launcher.core.errors import ConfigError
 from launcher.runtime import statefile, statejson
 from launcher.runtime.output import COLOURS
@@ -92,11 +92,11 @@ def test_a_stack_without_profile_or_services() -> None:
 
 
 def test_a_failing_probe_and_a_probe_without_detail() -> None:
-    assert status.probe({"ok": False, "detail": "connection refused", "latency": 0.0, "at": NOW}, NOW) == (
+    assert cells.probe({"ok": False, "detail": "connection refused", "latency": 0.0, "at": NOW}, NOW) == (
         "failing: connection refused, 0s ago"
     )
-    assert status.probe({"ok": True, "detail": "", "latency": 0.0, "at": NOW - 7200}, NOW) == "ok, 2h00m ago"
-    assert status.probe(None, NOW) == "-"
+    assert cells.probe({"ok": True, "detail": "", "latency": 0.0, "at": NOW - 7200}, NOW) == "ok, 2h00m ago"
+    assert cells.probe(None, NOW) == "-"
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_a_failing_probe_and_a_probe_without_detail() -> None:
     ],
 )
 def test_durations_keep_two_units(seconds: float, text: str) -> None:
-    assert status.duration(seconds) == text
+    assert cells.duration(seconds) == text
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_durations_keep_two_units(seconds: float, text: str) -> None:
 def test_a_service_command_says_what_happened_in_one_line(
     action: str, fields: dict[str, Any], line: str
 ) -> None:
-    assert service.summary(action, svc("api", **{"state": "ready", **fields})) == line
+    assert cells.summary(action, svc("api", **{"state": "ready", **fields})) == line
 
 
 def test_every_service_line_gets_its_padded_name_coloured_as_run_colours_it() -> None:

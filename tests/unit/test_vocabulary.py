@@ -8,6 +8,7 @@ from typing import get_args
 
 from launcher.cli import ls, status
 from launcher.config.model import Probe
+from launcher.control import cells
 from launcher.core.codes import Code
 from launcher.core.probekinds import PROBE_KINDS, ProbeKind
 from launcher.core.vocabulary import CONDITIONS
@@ -47,7 +48,7 @@ def test_each_condition_is_met_by_some_states() -> None:
 
 
 def test_the_status_command_s_copies_of_the_state_sets_are_equal_to_them() -> None:
-    assert {str(s) for s in states.RUNNING} == status.RUNNING
-    assert {str(s) for s in states.EXITED} == status.EXITED
+    assert {str(s) for s in states.RUNNING} == cells.RUNNING
+    assert {str(s) for s in states.EXITED} == cells.EXITED
     assert {str(s) for s in states.HEALTHY} == status.HEALTHY
     assert {str(s) for s in states.HEALTHY} == ls.HEALTHY

@@ -1,0 +1,1 @@
+"""Links submitted over HTTP, checked by a worker through a Redis queue."""
