@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import re
 import signal
@@ -60,7 +61,7 @@ def project(root: Path, services: dict[str, list[str]]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     parts = ["[launcher]\nstop_timeout = 2\n"]
     for name, argv in services.items():
-        words = ", ".join(f'"{w}"' for w in argv)
+        words = ", ".join(json.dumps(w) for w in argv)
         parts.append(f"[services.{name}]\ncommand = [{words}]\n")
     (root / "launcher.toml").write_text("\n".join(parts))
     return root

@@ -12,6 +12,9 @@ fast as it can. Measured, each run interleaving the managers so that a noisy mom
 - CPU: the manager's CPU time (user + system, with that of its children that exited: the
   launcher's planner; the services run on), over its whole run until drained, and over the
   drain window alone (sampled at the first write seen and at the end): the cost of relaying;
+- relaying alone: the CPU of a whole run less that of a run with 1 line a child (start-up and
+  stop alone), so that work the start-up leaves to later (the launcher's control API, imported
+  after its first spawns) does not count as relaying;
 - whole: every line of every child arrived in one piece and in order. supervisord copies bytes
   as they come, so in `chunks` the lines of its children are cut into each other: its drain
   ends on the byte count.
@@ -103,7 +106,23 @@ def first_write(stamps: Path) -> float:
     raise SystemExit(f"the children did not all stamp their first write: {stamps}")
 
 
-def measure(tool: str, lines: int, chunk: int = 0) -> Run:
+def every_line_whole(output: bytes, lines: int) -> bool:
+    """Every line of every child in `output`, whole (nothing cut or run together) and in order."""
+    seen = {f"c{i}": 0 for i in range(CHILDREN)}
+    for raw in output.split(b"\n"):
+        match = LINE.search(raw)
+        if match:
+            name = match.group(1).decode()
+            if int(match.group(2)) != seen[name]:
+                return False
+            seen[name] += 1
+        elif b"xxxx" in raw:
+            return False  # a piece of a line, or two lines run together
+    return all(count == lines for count in seen.values())
+
+
+def measure(tool: str, lines: int, chunk: int = 0, settle: float = 0.0) -> Run:
+    """One run; the CPU is taken `settle` seconds after the drain (a start-up that is over)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         argv = setup(tool, root, lines, chunk)
@@ -118,36 +137,30 @@ def measure(tool: str, lines: int, chunk: int = 0) -> Run:
         )
         assert manager.stdout is not None
         me = psutil.Process(manager.pid)
-        seen = {f"c{i}": 0 for i in range(CHILDREN)}
-        whole = True
-        remaining = lines * CHILDREN
+        expected = lines * CHILDREN
         # supervisord cuts chunked lines into each other: it is done once every byte is out.
         by_bytes = LINE_BYTES * lines * CHILDREN if tool == "supervisord" and chunk else 0
-        received = 0
-        window_start: float | None = None
-        buffer = b""
+        received, ended, window_start = 0, 0, None
+        pieces: list[bytes] = []
+        last = b""
         try:
-            while remaining and not (by_bytes and received >= by_bytes):
+            # While timed, this process only counts line ends (each flood line ends "x\n", no
+            # line of the launcher's own does), so that its own work does not slow the drain.
+            while ended < expected and not (by_bytes and received >= by_bytes):
                 data = manager.stdout.read1(1 << 20)
                 if not data:
                     break
                 received += len(data)
-                buffer += data
-                *complete, buffer = buffer.split(b"\n")
-                for raw in complete:
-                    match = LINE.search(raw)
-                    if match:
-                        if window_start is None:
-                            window_start = cpu_of(me)
-                        name = match.group(1).decode()
-                        whole = whole and int(match.group(2)) == seen[name]
-                        seen[name] += 1
-                        remaining -= 1
-                    elif b"xxxx" in raw:
-                        whole = False  # a piece of a line, or two lines run together
+                pieces.append(data)
+                ended += (last + data).count(b"x\n")
+                last = data[-1:]
+                if ended and window_start is None:
+                    window_start = cpu_of(me)
             done = time.time()
+            time.sleep(settle)
             cpu = cpu_of(me)
             drain = done - first_write(stamps)
+            whole = every_line_whole(b"".join(pieces), lines)
         finally:
             os.killpg(manager.pid, signal.SIGTERM)
             try:
@@ -155,7 +168,7 @@ def measure(tool: str, lines: int, chunk: int = 0) -> Run:
             except subprocess.TimeoutExpired:
                 os.killpg(manager.pid, signal.SIGKILL)
                 manager.wait()
-        return Run(drain, cpu, cpu - (window_start or 0.0), whole and remaining == 0)
+        return Run(drain, cpu, cpu - (window_start or 0.0), whole)
 
 
 def median(runs: list[Run], field: str) -> float:
@@ -201,8 +214,19 @@ def main() -> None:
         for chunk in (0, CHUNK):
             for tool in ("supervisord", "launcher"):
                 results.setdefault((tool, chunk), []).append(measure(tool, args.lines, chunk))
+            # 1 line a child: the manager's start-up and stop alone, whose CPU then comes off.
+            for tool in ("supervisord", "launcher"):
+                results.setdefault((tool, -1), []).append(measure(tool, 1, settle=1.0))
     compare("lines:", results["launcher", 0], results["supervisord", 0], 1.2, 1.5)
     compare("64 KiB chunks:", results["launcher", CHUNK], results["supervisord", CHUNK], 2.0, 2.0)
+    fixed = {tool: median(results[tool, -1], "cpu") for tool in ("supervisord", "launcher")}
+    relay = {tool: median(results[tool, 0], "cpu") - fixed[tool] for tool in fixed}
+    print(
+        f"  lines: the CPU of start-up alone (1 line a child): launcher {fixed['launcher']:.3f} s, "
+        f"supervisord {fixed['supervisord']:.3f} s; of relaying the lines alone: launcher "
+        f"{relay['launcher']:.3f} s, supervisord {relay['supervisord']:.3f} s: "
+        f"{relay['launcher'] / max(relay['supervisord'], 0.01):.2f} (for scale)"
+    )
     if args.honcho:
         honcho = measure("honcho", args.lines)
         ours = median(results["launcher", 0], "drain")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 MIN_SIZE = (60, 16)
 NO_TERMINAL = 2  # as a usage error: run it in a terminal
 FRONT_GRACE = 5.0  # seconds the dashboard of `run --tui` may take to end once told to
+NICENESS = 19  # the lowest: it yields the CPU to anything else that wants it
 
 
 EXAMPLES = """\
@@ -67,6 +68,9 @@ def main(args: argparse.Namespace) -> int:
         import signal
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher in front of it takes Ctrl-C
+    # Below the stack it shows: on a busy machine, the services and the launcher come first,
+    # and the dashboard shows less often (it skips lines, never holds them up).
+    os.nice(NICENESS)
     kind = FrontDashboard if args.front else Dashboard
     app = kind(ApiSource(socket), stack, project=root)
     app.run()

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from launcher.runtime.states import StateChange
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+IMPORT_SWITCH = 0.0005  # seconds: see _import_aside()
 
 
 EXAMPLES = """\
@@ -241,7 +242,7 @@ async def _run(
         await orchestrator.stop()  # nothing started: this releases the claim
         raise
     if orchestrator.run_state is not None:
-        orchestrator.run_state.await_api()  # no state file before the API can answer
+        orchestrator.run_state.api = str(sockets.path)  # listening: a client waits to be served
     signals.install(loop)
     signals.orchestrator = orchestrator
     api: ApiServer | None = None
@@ -410,8 +411,15 @@ async def _import_aside(module: str) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
             loop.call_soon_threadsafe(settle, error)
 
-    threading.Thread(target=run, name="launcher-import", daemon=True).start()
-    await imported
+    # Meanwhile the loop waits at most this long for the interpreter, not the default 5 ms:
+    # a service that floods its pipe is read on as it comes.
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(IMPORT_SWITCH)
+    try:
+        threading.Thread(target=run, name="launcher-import", daemon=True).start()
+        await imported
+    finally:
+        sys.setswitchinterval(switching)
 
 
 def _bind_api(plan: Plan) -> tuple[ApiSockets, str | None]:
@@ -435,7 +443,7 @@ def _bind_api(plan: Plan) -> tuple[ApiSockets, str | None]:
 async def _open_api(
     orchestrator: Orchestrator, sockets: ApiSockets, token: str | None, on_stop: Callable[[], None]
 ) -> ApiServer:
-    """The control API, served on `sockets`; the state file names it at once."""
+    """The control API, served on `sockets`."""
     from launcher.core.errors import ApiUnavailable
 
     await _import_aside("launcher.control.server")
@@ -448,6 +456,4 @@ async def _open_api(
         sockets.close()
         await server.aclose()
         raise ApiUnavailable(str(exc)) from None
-    if orchestrator.run_state is not None:
-        orchestrator.run_state.api_opened(str(sockets.path), orchestrator.snapshot())
     return server

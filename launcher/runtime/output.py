@@ -234,7 +234,7 @@ class StreamSink:
                 spilled = self._read_spill() if not batch else b""
                 block = self._block
                 done = self._closing and not batch and not spilled and self._spill is None
-            self._write(batch + spilled, block)
+            self._write(batch or spilled, block)  # (spilled text is read only when none is queued)
             if done:
                 return
             if len(batch) + len(spilled) >= GATHER_BYTES:

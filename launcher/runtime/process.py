@@ -33,14 +33,17 @@ from launcher.runtime.lines import LineSplitter
 # After the leader exited, how long its pipes may take to reach EOF before they are closed.
 DRAIN = 0.5
 STREAMS = {1: "stdout", 2: "stderr"}
-# A read of at least this much: the service writes faster than it is read. Its pipe then rests
-# for BATCH_PAUSE, so that the next read takes what came meanwhile in one chunk instead of one
-# chunk per write of the service; a pipe found full grows to FLOOD_PIPE, so that the service
-# does not wait for the rest to end. A service that writes a line now and then is read at once.
-BATCH_BYTES = 16 * 1024
+# Reading a busy pipe in few, large chunks: the cost of relaying output is mostly per chunk.
+# A read that fills the pipe means the service writes faster than it is read: its pipe grows
+# to FLOOD_PIPE (once; asyncio reads at most that much at a time) and is read again at once. A
+# read of BATCH_BYTES or more that does not fill it means a busy service: its pipe rests for
+# BATCH_PAUSE, so that the next read takes what came meanwhile instead of one chunk per write
+# of the service. A service that writes a line now and then is read at once, as always.
+BATCH_BYTES = 4 * 1024
 BATCH_PAUSE = 0.005
 PIPE = 64 * 1024  # Linux's default pipe capacity
-FLOOD_PIPE = 256 * 1024  # asyncio's largest read; a user's pipes share a limit (pipe(7))
+PAGE = 4096
+FLOOD_PIPE = 256 * 1024  # a user's pipes share a limit (pipe(7)): only a flooded one grows
 # A batch of lines of one stream (a launcher/runtime/lines.py Lines, or a list).
 OnOutput = Callable[[str, Sequence[str]], None]
 
@@ -52,7 +55,7 @@ class _Protocol(asyncio.SubprocessProtocol):
         self.exited = asyncio.Event()
         self.closed = asyncio.Event()
         self._transport: asyncio.SubprocessTransport | None = None
-        self._grown: set[int] = set()  # the pipes made larger
+        self._capacity: dict[int, int] = {}  # of each pipe once it was found full
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.SubprocessTransport)
@@ -62,20 +65,32 @@ class _Protocol(asyncio.SubprocessProtocol):
         lines = self.splitters[fd].feed(data)
         if lines:
             self.on_output(STREAMS[fd], lines)
-        if len(data) >= BATCH_BYTES:
-            self._rest(fd, full=len(data) >= PIPE)
+        # Full within a page: a pipe holds pages, and writes that do not fill their last one
+        # (Python's buffered stdout writes 8,160 bytes of 80-byte lines) leave it short.
+        if len(data) > min(self._capacity.get(fd, PIPE), FLOOD_PIPE) - PAGE:
+            self._grow(fd)
+        elif len(data) >= BATCH_BYTES:
+            self._rest(fd)
 
-    def _rest(self, fd: int, *, full: bool) -> None:
+    def _pipe(self, fd: int) -> asyncio.ReadTransport | None:
         pipe = self._transport.get_pipe_transport(fd) if self._transport is not None else None
-        if not isinstance(pipe, asyncio.ReadTransport) or not pipe.is_reading():
+        return pipe if isinstance(pipe, asyncio.ReadTransport) else None
+
+    def _grow(self, fd: int) -> None:
+        pipe = self._pipe(fd)
+        if fd in self._capacity or pipe is None:
             return
-        if full and fd not in self._grown:
-            self._grown.add(fd)
-            with contextlib.suppress(OSError, AttributeError):  # the limit reached; not Linux
-                fcntl.fcntl(pipe.get_extra_info("pipe").fileno(), fcntl.F_SETPIPE_SZ, FLOOD_PIPE)
-        pipe.pause_reading()
-        # resume_reading() once closed does nothing: no need to cancel this.
-        asyncio.get_running_loop().call_later(BATCH_PAUSE, pipe.resume_reading)
+        self._capacity[fd] = PIPE
+        with contextlib.suppress(OSError, AttributeError):  # the users' limit reached; not Linux
+            pipe_fd = pipe.get_extra_info("pipe").fileno()
+            self._capacity[fd] = fcntl.fcntl(pipe_fd, fcntl.F_SETPIPE_SZ, FLOOD_PIPE)
+
+    def _rest(self, fd: int) -> None:
+        pipe = self._pipe(fd)
+        if pipe is not None and pipe.is_reading():
+            pipe.pause_reading()
+            # resume_reading() once closed does nothing: no need to cancel this.
+            asyncio.get_running_loop().call_later(BATCH_PAUSE, pipe.resume_reading)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         splitter = self.splitters.get(fd)

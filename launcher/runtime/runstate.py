@@ -39,8 +39,9 @@ class RunState:
         self.config = config  # the configuration file, recorded for the client commands
         self.sink = sink
         self.run_id = run_id
-        self.api: str | None = None  # the control API's unix socket, recorded for the clients
-        self._awaiting_api = False  # see await_api()
+        # The control API's unix socket, recorded for the clients. `launcher run` binds it (and
+        # it listens) before the stack starts: a client that comes before the API serves it waits.
+        self.api: str | None = None
         self._lock: int | None = None  # the project's launcher lock (statefile.lock)
         self._pending: asyncio.TimerHandle | None = None
         self._unwritable = False  # said once: the state file could not be written
@@ -62,22 +63,10 @@ class RunState:
         if previous is not None:
             self.sink.event("launcher", leftovers.reap_dead_stack(self.root, previous))
 
-    def await_api(self) -> None:
-        """Write nothing until api_opened(): the CLI opens its control API after the stack's
-        first spawns, and a client must not find a stack whose API is not there yet (the reaper
-        covers a launcher killed meanwhile)."""
-        self._awaiting_api = True
-
-    def api_opened(self, socket: str, status: StackStatus) -> None:
-        """The control API listens on `socket`: the state file says so at once."""
-        self.api = socket
-        self._awaiting_api = False
-        self.write(status)
-
     def write(self, status: StackStatus) -> None:
         """Write the state file now (and drop a pending delayed write: this one covers it)."""
         self._cancel_pending()
-        if status.state is StackState.STOPPED or self._awaiting_api:
+        if status.state is StackState.STOPPED:
             return
         try:
             statefile.write(self.root, self._record(status))

@@ -13,6 +13,7 @@ memory, probes). When the stack stops, the app ends and says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Callable
@@ -33,8 +34,8 @@ from launcher.tui.widgets import DependencyTree, EventsView, LogView, ServicesTa
 if TYPE_CHECKING:  # the API's objects, typed for the checker alone
     from launcher.control.client import StackJson
 
-POLL = 1.0  # seconds between two status requests (uptimes, CPU, memory, probes)
-TAIL = 200  # lines of each service the log stream starts with, and the most a sample holds
+POLL = 2.0  # seconds between two status requests (uptimes, CPU, memory, probes)
+TAIL = 100  # lines of each service the log stream starts with, and the most a sample holds
 SAMPLE = 0.25  # seconds between the log stream's batches at most: how far the view may lag
 RECONNECT = 0.5  # seconds before a log stream that ended is opened again
 DOING = {"start": "starting", "stop": "stopping", "restart": "restarting"}
@@ -126,12 +127,14 @@ class Dashboard(App[None]):
 
     async def _follow_events(self) -> None:
         while True:
-            async for kind, data in self.source.events():
-                if kind == "snapshot":
-                    self.stack = data
-                    self._show()
-                elif kind == "state":
-                    self._changed(data)
+            # aclosing: a stream cut short (the app ends) closes its connection at once.
+            async with contextlib.aclosing(self.source.events()) as events:
+                async for kind, data in events:
+                    if kind == "snapshot":
+                        self.stack = data
+                        self._show()
+                    elif kind == "state":
+                        self._changed(data)
             if not await self._still_running():
                 return
 
@@ -148,9 +151,10 @@ class Dashboard(App[None]):
     async def _follow_logs(self) -> None:
         log = self.query_one(LogView)
         while True:
-            async for objects in self.source.logs(TAIL, SAMPLE):
-                self.store.add(objects)
-                log.update_lines()
+            async with contextlib.aclosing(self.source.logs(TAIL, SAMPLE)) as batches:
+                async for objects in batches:
+                    self.store.add(objects)
+                    log.update_lines()
             if not await self._still_running():
                 return
             # The stream ended while the stack runs: open another, which starts with the

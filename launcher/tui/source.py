@@ -15,8 +15,9 @@ module's synchronous client stays the quick commands' (the dashboard pays for as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote
 
@@ -42,9 +43,9 @@ class Source(Protocol):
 
     async def act(self, service: str, action: Action) -> ServiceJson: ...
 
-    def events(self) -> AsyncIterator[tuple[str, Any]]: ...
+    def events(self) -> AsyncGenerator[tuple[str, Any], None]: ...
 
-    def logs(self, tail: int, every: float) -> AsyncIterator[list[dict[str, Any]]]: ...
+    def logs(self, tail: int, every: float) -> AsyncGenerator[list[dict[str, Any]], None]: ...
 
 
 class ApiSource:
@@ -65,24 +66,27 @@ class ApiSource:
         answer: ServiceJson = await self._json("POST", f"/v1/services/{quote(service, safe='')}/{action}")
         return answer
 
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+    async def events(self) -> AsyncGenerator[tuple[str, Any], None]:
         """The server-sent events: ("snapshot", the stack), then ("state", a change) each."""
         pending = b""
-        async for chunk in self._stream("/v1/events"):
-            *blocks, pending = (pending + chunk).split(b"\n\n")
-            for block in blocks:
-                fields = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
-                if b"event" in fields and b"data" in fields:
-                    yield fields[b"event"].decode(), json.loads(fields[b"data"])
+        async with contextlib.aclosing(self._stream("/v1/events")) as chunks:
+            async for chunk in chunks:
+                *blocks, pending = (pending + chunk).split(b"\n\n")
+                for block in blocks:
+                    fields = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
+                    if b"event" in fields and b"data" in fields:
+                        yield fields[b"event"].decode(), json.loads(fields[b"data"])
 
-    async def logs(self, tail: int, every: float) -> AsyncIterator[list[dict[str, Any]]]:
+    async def logs(self, tail: int, every: float) -> AsyncGenerator[list[dict[str, Any]], None]:
         """The lines of every service, sampled (docs/api.md): each batch as it comes, a list of
         {"service", "line"} and {"service", "skipped"} objects."""
         pending = b""
-        async for chunk in self._stream(f"/v1/logs?follow=true&tail={tail}&sample={every}"):
-            *lines, pending = (pending + chunk).split(b"\n")
-            if lines:
-                yield [json.loads(line) for line in lines if line.strip()]
+        target = f"/v1/logs?follow=true&tail={tail}&sample={every}"
+        async with contextlib.aclosing(self._stream(target)) as chunks:
+            async for chunk in chunks:
+                *lines, pending = (pending + chunk).split(b"\n")
+                if lines:
+                    yield [json.loads(line) for line in lines if line.strip()]
 
     async def _json(self, method: str, target: str) -> Any:
         status, headers, reader, writer = await self._open(method, target)
@@ -91,12 +95,12 @@ class ApiSource:
         except (OSError, asyncio.IncompleteReadError) as exc:
             raise StackGone(str(exc)) from None
         finally:
-            writer.close()
+            await _close(writer)
         if status >= 400:
             raise _error(status, body)
         return json.loads(body) if body.strip() else None
 
-    async def _stream(self, target: str) -> AsyncIterator[bytes]:
+    async def _stream(self, target: str) -> AsyncGenerator[bytes, None]:
         """The body of a streamed answer, chunk by chunk, until the server ends it (or breaks
         off: its stack stopped)."""
         status, headers, reader, writer = await self._open("GET", target)
@@ -108,7 +112,7 @@ class ApiSource:
         except (OSError, asyncio.IncompleteReadError):
             return
         finally:
-            writer.close()
+            await _close(writer)
 
     async def _open(
         self, method: str, target: str
@@ -124,9 +128,16 @@ class ApiSource:
             while (line := await reader.readline()).strip():
                 lines.append(line)
         except (OSError, ValueError) as exc:
-            writer.close()
+            await _close(writer)
             raise StackGone(str(exc)) from None
         return status, http1.header_fields(lines), reader, writer
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close the connection, and wait until it is (not at the loop's end, in a warning)."""
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
 
 
 def _request(method: str, target: str) -> bytes:

@@ -68,7 +68,8 @@ class ServicesTable(DataTable[Text]):
                     COLUMNS, shown, texts, self._styled(name, texts), strict=True
                 ):
                     if old != new:
-                        self.update_cell(name, key, styled, update_width=True)
+                        # A wider text widens its column (measuring every row costs)
+                        self.update_cell(name, key, styled, update_width=len(new) > len(old))
             self._cells[name] = texts
 
     @property

@@ -32,7 +32,8 @@ from launcher.tui.widgets import LogView, ServicesTable
 
 pytestmark = pytest.mark.integration
 
-TICKER = "import itertools, time\nfor i in itertools.count():\n    print(f'tick {i}', flush=True)\n    time.sleep(0.1)"
+# A line a tenth of a second: `tick 0`, `tick 1`, ...
+TICKER = "import time\ni = 0\nwhile True:\n    print(f'tick {i}', flush=True); i += 1; time.sleep(0.1)"
 # 200,000 lines as fast as it can, once the file named by its argument exists.
 FLOOD = (
     "import os, sys, time\nwhile not os.path.exists(sys.argv[1]):\n    time.sleep(0.01)\n"

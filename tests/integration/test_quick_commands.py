@@ -1,5 +1,5 @@
 """The quick commands stay quick: `--version`, `--help`, every `COMMAND --help`, `check` and
-`status` import none of the heavy libraries (web, retry, watch, metrics), and `launcher` and
+`status` import none of the heavy libraries (web, retry, watch, metrics, TUI), and `launcher` and
 `python -m launcher` are one program.
 """
 
@@ -20,7 +20,7 @@ from launcher.cli.main import COMMANDS
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).parents[2]
-HEAVY = ("aiohttp", "tenacity", "watchdog", "uvicorn", "prometheus_client")
+HEAVY = ("aiohttp", "tenacity", "watchdog", "uvicorn", "prometheus_client", "textual")
 
 # Runs `launcher ARGS` in this interpreter as `python -m launcher` would, then writes the exit
 # code and the modules that were imported (a submodule's packages with it) to the file named by

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,7 +67,8 @@ with urllib.request.urlopen(os.environ["API_URL"] + "/", timeout=10) as answer:
     api = json.load(answer)
 with open("worker.json") as file:
     worker = json.load(file)
-print(json.dumps({"api": api, "worker": worker, "python": sys.executable}))
+with open("client.json", "w") as file:
+    json.dump({"api": api, "worker": worker, "python": sys.executable}, file)
 """
 
 
@@ -88,18 +88,16 @@ def venv(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """launcher's own environment (its `launcher` script) and the project's directory."""
     base = tmp_path_factory.mktemp("tool-install")
-    probe = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps"]
-        + ["-d", str(base / "probe"), "uvicorn==0.22.0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # A quick probe: without an index, pip would retry for minutes.
+    download = ["download", "-q", "--no-deps", "--retries", "0", "--timeout", "15", "-d", str(base / "probe")]
+    argv = [sys.executable, "-m", "pip", *download, "uvicorn==0.22.0"]
+    probe = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if probe.returncode != 0:
-        pytest.skip(f"the package index cannot be reached: {(probe.stderr.strip().splitlines() or ['?'])[-1]}")
+        why = (probe.stderr.strip().splitlines() or ["pip download failed"])[-1]
+        pytest.skip(f"the package index cannot be reached: {why}")
     pip_install(venv(base / "tool"), str(REPO))
     project = base / "project"
     pip_install(venv(project / ".venv"), *PINS)
@@ -110,7 +108,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     )
     for name, text in {"api.py": API, "worker.py": WORKER, "client.py": CLIENT}.items():
         (project / name).write_text(text)
-    yield base / "tool" / "bin" / "launcher", project
+    return base / "tool" / "bin" / "launcher", project
 
 
 def tool(launcher: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -130,11 +128,12 @@ def test_the_tool_checks_the_project(installed: tuple[Path, Path]) -> None:
 @pytest.mark.parametrize("mode", ["multi", "shared"])
 def test_the_projects_app_and_task_run_with_its_own_packages(installed: tuple[Path, Path], mode: str) -> None:
     launcher, project = installed
-    (project / "worker.json").unlink(missing_ok=True)
+    for proof in ("worker.json", "client.json"):
+        (project / proof).unlink(missing_ok=True)
     done = tool(launcher, project, "run", "--mode", mode, "--", "python", "client.py")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"mode {mode}" in done.stdout
-    seen = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+    seen = json.loads((project / "client.json").read_text())
     assert seen["python"] == str(project / ".venv" / "bin" / "python")
     assert seen["api"]["pydantic"].startswith("1.")
     assert seen["api"]["uvicorn"].startswith("0.22.")

@@ -165,7 +165,7 @@ async def test_the_usage_sampler_answers_at_once_and_samples_off_the_loop() -> N
     orchestrator = SimpleNamespace(plan=SimpleNamespace(specs=[]), snapshot=lambda: snapshot)
     sampler = usage.UsageSampler(orchestrator)  # type: ignore[arg-type]
     assert sampler.latest() == {}  # nothing sampled yet: no wait either
-    await _until(lambda: sampler.generation == 1)
+    await _until(lambda: sampler.generation == 1 and not len(sampler._scope))  # its task done
     first = sampler.latest()["self"]
     assert first.pid == me
     assert first.cpu is None  # one sample: no rate yet
