@@ -28,6 +28,7 @@ TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable, Iterator, Sequence
+    from typing import TextIO
 
     from launcher.cli.attach import Front
     from launcher.control.listening import ApiSockets
@@ -40,7 +41,11 @@ if TYPE_CHECKING:
     from launcher.runtime.states import StateChange
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-IMPORT_SWITCH = 0.0005  # seconds: see _import_aside()
+# How long a thread that wants the interpreter waits for the one that has it (Python's
+# default: 5 ms). The output's writer thread waits that long at each of its steps while the
+# loop relays a flood, and fell behind it; so did the loop behind the import of the control API.
+SWITCH_INTERVAL = 0.001
+STDOUT_PIPE = 1024 * 1024  # see _grow_pipe()
 
 
 EXAMPLES = """\
@@ -74,6 +79,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     planning = Planning.start(args)  # pydantic stays out of this long-running process
+    sys.setswitchinterval(SWITCH_INTERVAL)  # this process is the launcher's own
+    _grow_pipe(sys.stdout)
     # Meanwhile, on the other core: what runs the stack.
     import asyncio
 
@@ -116,6 +123,19 @@ def main(args: argparse.Namespace) -> int:
         sink.close()
         if stream is not sys.stdout:
             stream.close()
+
+
+def _grow_pipe(stream: TextIO) -> None:
+    """A pipe as stdout (`launcher run | ...`, a supervisor's log collector) takes STDOUT_PIPE
+    bytes at a time instead of Linux's 64 KiB: a flood of output then crosses to the reader in
+    few large writes, not one thread switch per 64 KiB."""
+    import fcntl
+    import stat
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # not a pipe; not Linux; the limit
+        fd = stream.fileno()
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, STDOUT_PIPE)
 
 
 @contextlib.contextmanager
@@ -411,15 +431,8 @@ async def _import_aside(module: str) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
             loop.call_soon_threadsafe(settle, error)
 
-    # Meanwhile the loop waits at most this long for the interpreter, not the default 5 ms:
-    # a service that floods its pipe is read on as it comes.
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(IMPORT_SWITCH)
-    try:
-        threading.Thread(target=run, name="launcher-import", daemon=True).start()
-        await imported
-    finally:
-        sys.setswitchinterval(switching)
+    threading.Thread(target=run, name="launcher-import", daemon=True).start()
+    await imported
 
 
 def _bind_api(plan: Plan) -> tuple[ApiSockets, str | None]:

@@ -38,11 +38,14 @@ from launcher.runtime.states import LEVELS, ServiceState
 
 # The launcher's own lines by severity (an event's `level`): "info" stays plain.
 LEVEL_COLOURS = {"error": Fore.RED + Style.BRIGHT, "warning": Fore.YELLOW, "ok": Fore.GREEN}
-MEMORY_LIMIT = 4 * 1024 * 1024
+MEMORY_LIMIT = 16 * 1024 * 1024  # (held during a flood only: large bytes go back to the system)
 # After writing a batch this large, the writer lets the next one gather for a moment: waking
 # it for every chunk of a flood costs more (a thread switch each) than the writing itself.
 GATHER_BYTES = 32 * 1024
 GATHER_PAUSE = 0.005
+# Spilled text is written back this much at a time: each round of the writer waits for the
+# interpreter (the GIL) several times, up to 5 ms each while the event loop relays a flood.
+SPILL_READ = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -237,8 +240,8 @@ class StreamSink:
             self._write(batch or spilled, block)  # (spilled text is read only when none is queued)
             if done:
                 return
-            if len(batch) + len(spilled) >= GATHER_BYTES:
-                time.sleep(GATHER_PAUSE)
+            if len(batch) >= GATHER_BYTES and not self._queued_bytes and self._spill is None:
+                time.sleep(GATHER_PAUSE)  # caught up with a busy producer: let it gather
 
     def _read_spill(self) -> bytes:
         """The next chunk of spilled text (called with the lock held)."""
@@ -246,7 +249,7 @@ class StreamSink:
         if spill is None:
             return b""
         spill.seek(self._spill_read)
-        chunk = spill.read(1 << 20)
+        chunk = spill.read(SPILL_READ)
         cut = chunk.rfind(b"\n") + 1
         chunk = chunk[:cut] if cut else chunk
         self._spill_read += len(chunk)

@@ -130,6 +130,9 @@ class ApiSource:
         except (OSError, ValueError) as exc:
             await _close(writer)
             raise StackGone(str(exc)) from None
+        except BaseException:  # cancelled (the app ends): closed without waiting
+            writer.close()
+            raise
         return status, http1.header_fields(lines), reader, writer
 
 
