@@ -175,6 +175,11 @@ def median(runs: list[Run], field: str) -> float:
     return statistics.median(getattr(run, field) for run in runs)
 
 
+def ratio(a: float, b: float) -> float:
+    """a / b; CPU times come in 10 ms ticks, and a short run may have none."""
+    return a / b if b else float("inf")
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -189,9 +194,10 @@ def compare(label: str, ours: list[Run], theirs: list[Run], drain_target: float,
         a, b = median(ours, field), median(theirs, field)
         goal = f"(target <= {target:g}) {verdict(a <= target * b)}" if target else "(for scale)"
         runs = " ".join(
-            f"{getattr(o, field) / getattr(t, field):.2f}" for o, t in zip(ours, theirs, strict=True)
+            f"{ratio(getattr(o, field), getattr(t, field)):.2f}" for o, t in zip(ours, theirs, strict=True)
         )
-        print(f"  {label} {what}: launcher {a:.3f} s, supervisord {b:.3f} s: {a / b:.2f} {goal}; runs {runs}")
+        figures = f"launcher {a:.3f} s, supervisord {b:.3f} s: {ratio(a, b):.2f}"
+        print(f"  {label} {what}: {figures} {goal}; runs {runs}")
     intact = all(run.whole for run in ours)
     print(
         f"  {label} every line whole and in order: launcher {verdict(intact)}, supervisord "
@@ -220,13 +226,17 @@ def main() -> None:
     compare("lines:", results["launcher", 0], results["supervisord", 0], 1.2, 1.5)
     compare("64 KiB chunks:", results["launcher", CHUNK], results["supervisord", CHUNK], 2.0, 2.0)
     fixed = {tool: median(results[tool, -1], "cpu") for tool in ("supervisord", "launcher")}
-    relay = {tool: median(results[tool, 0], "cpu") - fixed[tool] for tool in fixed}
     print(
-        f"  lines: the CPU of start-up alone (1 line a child): launcher {fixed['launcher']:.3f} s, "
-        f"supervisord {fixed['supervisord']:.3f} s; of relaying the lines alone: launcher "
-        f"{relay['launcher']:.3f} s, supervisord {relay['supervisord']:.3f} s: "
-        f"{relay['launcher'] / max(relay['supervisord'], 0.01):.2f} (for scale)"
+        f"  the CPU of start-up alone (1 line a child): launcher {fixed['launcher']:.3f} s, "
+        f"supervisord {fixed['supervisord']:.3f} s"
     )
+    for label, chunk in (("lines", 0), ("64 KiB chunks", CHUNK)):
+        relay = {tool: median(results[tool, chunk], "cpu") - fixed[tool] for tool in fixed}
+        print(
+            f"  {label}: the CPU of relaying alone (less start-up): launcher {relay['launcher']:.3f} s, "
+            f"supervisord {relay['supervisord']:.3f} s: "
+            f"{ratio(relay['launcher'], relay['supervisord']):.2f}"
+        )
     if args.honcho:
         honcho = measure("honcho", args.lines)
         ours = median(results["launcher", 0], "drain")

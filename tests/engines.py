@@ -149,12 +149,20 @@ def wait_for_jobs(port: int, log: Path, timeout: float = 60) -> None:
 def start(
     argv: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """An engine in a session of its own, its output to `log`."""
+    """An engine in a session of its own, its output to `log`.
+
+    Run as root, the engine runs its services as nobody, who cannot write the coverage data of
+    the tests' run (its directory is root's): coverage's subprocess patch is left out of their
+    environment, or each would print a traceback on exit.
+    """
+    environ = {**os.environ, **(env or {})}
+    if os.geteuid() == 0:
+        environ.pop("COVERAGE_PROCESS_CONFIG", None)
     with log.open("wb") as out:
         return subprocess.Popen(
             argv,
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -27,6 +27,7 @@ from launcher.core.codes import Code
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
     import asyncio
+    import concurrent.futures
     from collections.abc import Callable, Iterator, Sequence
     from typing import TextIO
 
@@ -87,8 +88,10 @@ def main(args: argparse.Namespace) -> int:
     import launcher.runtime.orchestrator  # noqa: F401 (imported by _run, now in parallel)
     from launcher.runtime.output import make_sink
 
+    api_import = _import_aside("launcher.control.server")
     outcome = planning.outcome()
     if isinstance(outcome, int):
+        api_import.exception()  # waits: no exit in the middle of an import
         return outcome  # the child said why it could not plan
     plan, log_format = outcome
     log_dir = plan.root / ".launcher" / "logs"
@@ -116,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
                     keep_going=args.keep_going,
                     watch=watch,
                     report=report,
+                    api_import=api_import,
                     tui=args.tui,
                 )
             )
@@ -244,6 +248,7 @@ async def _run(
     keep_going: bool,
     watch: bool,
     report: Callable[[LauncherError], None],
+    api_import: concurrent.futures.Future[None],
     tui: bool = False,
 ) -> int:
     import asyncio
@@ -277,6 +282,7 @@ async def _run(
         await asyncio.wait({spawns, starting}, return_when=asyncio.FIRST_COMPLETED)
         spawns.cancel()
         if not starting.done():
+            await asyncio.wrap_future(api_import)
             api = await _open_api(orchestrator, sockets, token, signals.stop_requested)
             api_opened.set_result(None)
         if tui:
@@ -402,37 +408,31 @@ async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) ->
     return 128 - code if code < 0 else code
 
 
-async def _import_aside(module: str) -> None:
-    """Import `module` on a thread of its own: the stack's first services run meanwhile, and
-    the event loop takes the interpreter back every few milliseconds (sys.getswitchinterval) to
-    read their output and probe them, instead of waiting for the whole import (aiohttp's:
-    100 ms and more, which would stamp their first lines that late)."""
-    import asyncio
+def _import_aside(module: str) -> concurrent.futures.Future[None]:
+    """Import `module` on a thread of its own; the future is done once it is imported.
+
+    `run` imports its control API (aiohttp: 100 ms and more) so, from the moment it has imported
+    what runs the stack: while the forked child makes the plan, then while the first services
+    start, the event loop taking the interpreter back every SWITCH_INTERVAL to read their
+    output and probe them, instead of waiting for the whole import (which would also stamp
+    their first lines that late).
+    """
+    import concurrent.futures
     import importlib
     import threading
 
-    loop = asyncio.get_running_loop()
-    imported: asyncio.Future[None] = loop.create_future()
-
-    def settle(error: BaseException | None) -> None:
-        if imported.done():  # the caller was cancelled meanwhile
-            return
-        if error is None:
-            imported.set_result(None)
-        else:
-            imported.set_exception(error)  # raised on the loop, in the caller
+    imported: concurrent.futures.Future[None] = concurrent.futures.Future()
 
     def run() -> None:
-        error: BaseException | None = None
         try:
             importlib.import_module(module)
-        except BaseException as exc:
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-            loop.call_soon_threadsafe(settle, error)
+        except BaseException as exc:  # raised where it is awaited
+            imported.set_exception(exc)
+        else:
+            imported.set_result(None)
 
     threading.Thread(target=run, name="launcher-import", daemon=True).start()
-    await imported
+    return imported
 
 
 def _bind_api(plan: Plan) -> tuple[ApiSockets, str | None]:
@@ -457,10 +457,8 @@ async def _open_api(
     orchestrator: Orchestrator, sockets: ApiSockets, token: str | None, on_stop: Callable[[], None]
 ) -> ApiServer:
     """The control API, served on `sockets`."""
+    from launcher.control.server import ApiServer  # imported aside by now (main())
     from launcher.core.errors import ApiUnavailable
-
-    await _import_aside("launcher.control.server")
-    from launcher.control.server import ApiServer
 
     server = ApiServer(orchestrator, on_stop=on_stop, token=token)
     try:

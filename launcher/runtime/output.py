@@ -38,7 +38,7 @@ from launcher.runtime.states import LEVELS, ServiceState
 
 # The launcher's own lines by severity (an event's `level`): "info" stays plain.
 LEVEL_COLOURS = {"error": Fore.RED + Style.BRIGHT, "warning": Fore.YELLOW, "ok": Fore.GREEN}
-MEMORY_LIMIT = 16 * 1024 * 1024  # (held during a flood only: large bytes go back to the system)
+MEMORY_LIMIT = 4 * 1024 * 1024
 # After writing a batch this large, the writer lets the next one gather for a moment: waking
 # it for every chunk of a flood costs more (a thread switch each) than the writing itself.
 GATHER_BYTES = 32 * 1024

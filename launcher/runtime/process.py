@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -36,9 +37,11 @@ STREAMS = {1: "stdout", 2: "stderr"}
 # Reading a busy pipe in few, large chunks: the cost of relaying output is mostly per chunk.
 # A read that fills the pipe means the service writes faster than it is read: its pipe grows
 # to FLOOD_PIPE (once; asyncio reads at most that much at a time) and is read again at once. A
-# read of BATCH_BYTES or more that does not fill it means a busy service: its pipe rests for
-# BATCH_PAUSE, so that the next read takes what came meanwhile instead of one chunk per write
-# of the service. A service that writes a line now and then is read at once, as always.
+# read of BATCH_BYTES or more that does not fill it, or a read that follows the one before by
+# less than BATCH_PAUSE (a service writing line by line, unbuffered), means a busy service:
+# its pipe rests for BATCH_PAUSE, so that the next read takes what came meanwhile instead of
+# one chunk per write of the service. A service that writes a line now and then is read at
+# once, as always.
 BATCH_BYTES = 4 * 1024
 BATCH_PAUSE = 0.005
 PIPE = 64 * 1024  # Linux's default pipe capacity
@@ -56,6 +59,7 @@ class _Protocol(asyncio.SubprocessProtocol):
         self.closed = asyncio.Event()
         self._transport: asyncio.SubprocessTransport | None = None
         self._capacity: dict[int, int] = {}  # of each pipe once it was found full
+        self._read_at: dict[int, float] = {}  # each pipe's last read (time.monotonic())
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.SubprocessTransport)
@@ -65,11 +69,14 @@ class _Protocol(asyncio.SubprocessProtocol):
         lines = self.splitters[fd].feed(data)
         if lines:
             self.on_output(STREAMS[fd], lines)
+        now = time.monotonic()
+        soon = now - self._read_at.get(fd, -BATCH_PAUSE) < BATCH_PAUSE
+        self._read_at[fd] = now
         # Full within a page: a pipe holds pages, and writes that do not fill their last one
         # (Python's buffered stdout writes 8,160 bytes of 80-byte lines) leave it short.
         if len(data) > min(self._capacity.get(fd, PIPE), FLOOD_PIPE) - PAGE:
             self._grow(fd)
-        elif len(data) >= BATCH_BYTES:
+        elif soon or len(data) >= BATCH_BYTES:
             self._rest(fd)
 
     def _pipe(self, fd: int) -> asyncio.ReadTransport | None:
