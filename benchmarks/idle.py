@@ -9,7 +9,9 @@ second has passed), each manager is watched for SECONDS:
 
 - memory: the USS (memory_full_info().uss: the pages only it holds) of the manager and of its
   helpers (every descendant that is not a service: the launcher's reaper), at the end, with the
-  number of processes and threads; and the launcher's own largest RSS, one sample a second;
+  number of processes and threads; and the launcher's own largest RSS, one sample a second.
+  Nothing asks the launcher's control API during the window (it imports it at its first
+  client); its USS once a `launcher status` has been answered is printed apart, for scale;
 - CPU: the manager's CPU time over the window, as a share of one core.
 
 Targets: USS of the launcher and its helpers <= 20 MiB (issue 21; supervisord's in the same run
@@ -47,6 +49,7 @@ class Idle:
     rss: float  # MiB, the manager's largest sample
     cpu: float  # share of one core over the window
     healthy: bool
+    served: float | None = None  # MiB, the launcher's USS (and its helpers') once its API answered
 
 
 def config(services: int) -> str:
@@ -136,6 +139,7 @@ def measure(tool: str, seconds: float, services: int) -> Idle:
             threads = sum(p.num_threads() for p in own)
             text = output.read_text(errors="replace")
             healthy = "unhealthy" not in text and "exited" not in text and services_up(manager, services)
+            served = api_served_uss(root, own) if tool == "launcher" else None
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -143,7 +147,14 @@ def measure(tool: str, seconds: float, services: int) -> Idle:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        return Idle(uss, len(own), threads, rss / 2**20, cpu, healthy)
+        return Idle(uss, len(own), threads, rss / 2**20, cpu, healthy, served)
+
+
+def api_served_uss(root: Path, own: list[psutil.Process]) -> float:
+    """The USS of the launcher and its helpers once a `launcher status` has had the launcher
+    import and build its control API (it serves it from its first client on)."""
+    subprocess.run([sys.executable, "-m", "launcher", "status"], cwd=root, capture_output=True, check=True)
+    return sum(p.memory_full_info().uss for p in own) / 2**20
 
 
 def verdict(ok: bool) -> str:
@@ -174,6 +185,8 @@ def main() -> None:
         f"({ours.uss / theirs.uss:.2f} x); target <= {USS_TARGET_MIB:g} MiB "
         f"{verdict(ours.uss <= USS_TARGET_MIB)}"
     )
+    if ours.served is not None:
+        print(f"  launcher USS once its control API has answered a `launcher status`: {ours.served:.1f} MiB")
     rss_mb = ours.rss * 2**20 / 1e6
     print(
         f"  launcher RSS {rss_mb:.1f} MB; target <= {RSS_TARGET_MB:g} MB {verdict(rss_mb <= RSS_TARGET_MB)}"

@@ -9,9 +9,10 @@ fast as it can. Measured, each run interleaving the managers so that a noisy mom
 
 - drain: from the children's first write (each child stamps it, flood.py) until every line
   has arrived;
-- CPU: the manager's CPU time (user + system, with that of its children that exited: the
-  launcher's planner; the services run on), over its whole run until drained, and over the
-  drain window alone (sampled at the first write seen and at the end): the cost of relaying;
+- CPU: the manager's CPU time (user + system) with that of its helpers: its children that
+  exited (the launcher's planner) and its descendants still running that are not services
+  (the launcher's reaper); the services' own is not counted. Over its whole run until drained,
+  and over the drain window alone (sampled at the first write seen and at the end);
 - relaying alone: the CPU of a whole run less that of a run with 1 line a child (start-up and
   stop alone), so that work the start-up leaves to later (the launcher's control API, imported
   after its first spawns) does not count as relaying;
@@ -19,9 +20,16 @@ fast as it can. Measured, each run interleaving the managers so that a noisy mom
   as they come, so in `chunks` the lines of its children are cut into each other: its drain
   ends on the byte count.
 
-The launcher keeps its per-service log files (.launcher/logs/) as in any run; supervisord
-writes no log file of its own (`logfile=/dev/null`). Medians of the runs, each figure with
-supervisord's beside it. Targets (issue 21): `lines` drain <= 1.2 x supervisord and CPU <= 1.5 x;
+supervisord relays each child's output to its stdout (`stdout_logfile=/dev/fd/1`) and writes no
+log file (it cannot copy a child's output to both; its own log is `/dev/null`), while the
+launcher always writes its per-service log files too (.launcher/logs/, every line stamped): a
+second copy of all the output that supervisord does not make. So the launcher runs twice in
+each round: as it always runs (`launcher`), and with the same duty as supervisord (`launcher,
+no log files`: `.launcher/logs` is made a plain file beforehand, so the launcher cannot open its
+log files, says so once per service and relays on). The verdicts are given for both. With
+`--before DIR`, a third launcher, imported from DIR (a copy of an older `launcher` package, by
+PYTHONPATH), runs in the same rounds. Medians of the runs, each figure with supervisord's beside
+it. Targets (issue 21): `lines` drain <= 1.2 x supervisord and CPU <= 1.5 x;
 `chunks` drain and CPU <= 2 x, every line whole; honcho (`--honcho`, ~50 s) at least 10 x
 slower than the launcher. supervisor and honcho are benchmark-only dependencies
 (`pip install -e '.[bench]'`).
@@ -49,6 +57,9 @@ CHILDREN = 4
 LINE_BYTES = 80
 CHUNK = 64 * 1024
 LINE = re.compile(rb"(c\d) (\d{9}) x{66}$")
+FLOOD = str(HERE / "flood.py")
+NO_LOGS = ", no log files"
+BEFORE = "before"
 
 
 @dataclass
@@ -60,12 +71,15 @@ class Run:
 
 
 def flood(name: str, lines: int, chunk: int) -> list[str]:
-    return [sys.executable, str(HERE / "flood.py"), name, str(lines), *([str(chunk)] if chunk else [])]
+    return [sys.executable, FLOOD, name, str(lines), *([str(chunk)] if chunk else [])]
 
 
 def setup(tool: str, root: Path, lines: int, chunk: int) -> list[str]:
     names = [f"c{i}" for i in range(CHILDREN)]
-    if tool == "launcher":
+    if tool.startswith("launcher"):
+        if tool.endswith(NO_LOGS):  # a plain file where the log directory goes
+            (root / ".launcher").mkdir()
+            (root / ".launcher" / "logs").write_text("")
         parts = ["[launcher]\nstop_timeout = 2\n"]
         for name in names:
             words = ", ".join(f'"{w}"' for w in flood(name, lines, chunk))
@@ -89,10 +103,19 @@ def setup(tool: str, root: Path, lines: int, chunk: int) -> list[str]:
 
 
 def cpu_of(process: psutil.Process) -> float:
-    """Its own CPU time and that of its children that exited (the launcher's planner, a fork
-    that validates the configuration): the services still run, so theirs is not counted."""
+    """Its own CPU time, that of its children that exited (the launcher's planner, a fork that
+    validates the configuration) and that of its running descendants that are not services
+    (the launcher's reaper): the services' is not counted."""
     times = process.cpu_times()
-    return times.user + times.system + times.children_user + times.children_system
+    total = times.user + times.system + times.children_user + times.children_system
+    for helper in process.children(recursive=True):
+        try:
+            if FLOOD not in " ".join(helper.cmdline()):
+                own = helper.cpu_times()
+                total += own.user + own.system
+        except psutil.Error:
+            pass  # gone meanwhile: counted in its parent's children_* once reaped
+    return total
 
 
 def first_write(stamps: Path) -> float:
@@ -121,11 +144,12 @@ def every_line_whole(output: bytes, lines: int) -> bool:
     return all(count == lines for count in seen.values())
 
 
-def measure(tool: str, lines: int, chunk: int = 0, settle: float = 0.0) -> Run:
-    """One run; the CPU is taken `settle` seconds after the drain (a start-up that is over)."""
+def measure(tool: str, lines: int, chunk: int = 0, settle: float = 0.0, before: str = "") -> Run:
+    """One run; the CPU is taken `settle` seconds after the drain (a start-up that is over).
+    A `tool` named "before..." is the launcher imported from `before`."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        argv = setup(tool, root, lines, chunk)
+        argv = setup(tool.replace(BEFORE, "launcher"), root, lines, chunk)
         stamps = root / "first-writes"
         manager = subprocess.Popen(
             argv,
@@ -133,7 +157,12 @@ def measure(tool: str, lines: int, chunk: int = 0, settle: float = 0.0) -> Run:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, "NO_COLOR": "1", "FLOOD_STAMP": str(stamps)},
+            env={
+                **os.environ,
+                "NO_COLOR": "1",
+                "FLOOD_STAMP": str(stamps),
+                **({"PYTHONPATH": before} if tool.startswith(BEFORE) else {}),
+            },
         )
         assert manager.stdout is not None
         me = psutil.Process(manager.pid)
@@ -184,7 +213,9 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def compare(label: str, ours: list[Run], theirs: list[Run], drain_target: float, cpu_target: float) -> None:
+def compare(
+    label: str, name: str, ours: list[Run], theirs: list[Run], drain_target: float, cpu_target: float
+) -> None:
     """One variant's figures, each with supervisord's of the same run and the ratio of medians."""
     for field, what, target in (
         ("drain", "first write to drained", drain_target),
@@ -196,11 +227,11 @@ def compare(label: str, ours: list[Run], theirs: list[Run], drain_target: float,
         runs = " ".join(
             f"{ratio(getattr(o, field), getattr(t, field)):.2f}" for o, t in zip(ours, theirs, strict=True)
         )
-        figures = f"launcher {a:.3f} s, supervisord {b:.3f} s: {ratio(a, b):.2f}"
+        figures = f"{name} {a:.3f} s, supervisord {b:.3f} s: {ratio(a, b):.2f}"
         print(f"  {label} {what}: {figures} {goal}; runs {runs}")
     intact = all(run.whole for run in ours)
     print(
-        f"  {label} every line whole and in order: launcher {verdict(intact)}, supervisord "
+        f"  {label} every line whole and in order: {name} {verdict(intact)}, supervisord "
         f"{'yes' if all(run.whole for run in theirs) else 'no (it copies bytes)'}"
     )
 
@@ -210,33 +241,41 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--honcho", action="store_true", help="also honcho, once (~50 s)")
+    parser.add_argument("--before", metavar="DIR", help="also the launcher package found in DIR")
     args = parser.parse_args()
     print(
         f"output: {CHILDREN} children x {args.lines} lines of {LINE_BYTES} bytes, {args.runs} runs, "
         f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}"
     )
+    launchers = ["launcher", "launcher" + NO_LOGS]
+    if args.before:
+        launchers += [BEFORE, BEFORE + NO_LOGS]
+    tools = ["supervisord", *launchers]
     results: dict[tuple[str, int], list[Run]] = {}
     for _ in range(args.runs):
         for chunk in (0, CHUNK):
-            for tool in ("supervisord", "launcher"):
-                results.setdefault((tool, chunk), []).append(measure(tool, args.lines, chunk))
-            # 1 line a child: the manager's start-up and stop alone, whose CPU then comes off.
-            for tool in ("supervisord", "launcher"):
-                results.setdefault((tool, -1), []).append(measure(tool, 1, settle=1.0))
-    compare("lines:", results["launcher", 0], results["supervisord", 0], 1.2, 1.5)
-    compare("64 KiB chunks:", results["launcher", CHUNK], results["supervisord", CHUNK], 2.0, 2.0)
-    fixed = {tool: median(results[tool, -1], "cpu") for tool in ("supervisord", "launcher")}
-    print(
-        f"  the CPU of start-up alone (1 line a child): launcher {fixed['launcher']:.3f} s, "
-        f"supervisord {fixed['supervisord']:.3f} s"
-    )
-    for label, chunk in (("lines", 0), ("64 KiB chunks", CHUNK)):
-        relay = {tool: median(results[tool, chunk], "cpu") - fixed[tool] for tool in fixed}
+            for tool in tools:
+                results.setdefault((tool, chunk), []).append(
+                    measure(tool, args.lines, chunk, before=args.before or "")
+                )
+        # 1 line a child: the manager's start-up and stop alone, whose CPU then comes off.
+        for tool in tools:
+            results.setdefault((tool, -1), []).append(measure(tool, 1, settle=1.0, before=args.before or ""))
+    fixed = {tool: median(results[tool, -1], "cpu") for tool in tools}
+    for name in launchers:
+        print(f"{name}:")
+        compare("lines:", name, results[name, 0], results["supervisord", 0], 1.2, 1.5)
+        compare("64 KiB chunks:", name, results[name, CHUNK], results["supervisord", CHUNK], 2.0, 2.0)
         print(
-            f"  {label}: the CPU of relaying alone (less start-up): launcher {relay['launcher']:.3f} s, "
-            f"supervisord {relay['supervisord']:.3f} s: "
-            f"{ratio(relay['launcher'], relay['supervisord']):.2f}"
+            f"  the CPU of start-up alone (1 line a child): {name} {fixed[name]:.3f} s, "
+            f"supervisord {fixed['supervisord']:.3f} s"
         )
+        for label, chunk in (("lines", 0), ("64 KiB chunks", CHUNK)):
+            relay = {t: median(results[t, chunk], "cpu") - fixed[t] for t in (name, "supervisord")}
+            print(
+                f"  {label}: the CPU of relaying alone (less start-up): {name} {relay[name]:.3f} s, "
+                f"supervisord {relay['supervisord']:.3f} s: {ratio(relay[name], relay['supervisord']):.2f}"
+            )
     if args.honcho:
         honcho = measure("honcho", args.lines)
         ours = median(results["launcher", 0], "drain")

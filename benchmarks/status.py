@@ -13,7 +13,9 @@ the baseline and the ratio to it. Targets: `status` at most 40 ms over the basel
 `exec` starting its command at most 50 ms over it (issue 18), measured as the whole `exec --
 true`, of which `true` itself takes about a millisecond. The stack is stopped at
 the end with SIGTERM to the launcher's pid (SIGKILL to its process group if it lingers), and its
-state file checked to be gone. With --strict, exits 1 when the target is missed.
+state file checked to be gone. The very first `status` against the stack, which has the launcher
+import and build its control API (it serves it from its first client on), is timed apart and
+printed last; the warm-up and the runs come after it. With --strict, exits 1 when the target is missed.
 
 The measured commands run without PYTHONDONTWRITEBYTECODE (which the development environment
 sets): an installed launcher has its bytecode compiled, and without it every run would compile
@@ -76,19 +78,15 @@ def config(services: int) -> str:
 
 
 def wait_ready(root: Path, services: int, launcher: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    """Until `status --json` shows every service ready (the API answers, so it also listens)."""
+    """Until the launcher says that every service is ready (it says so once its API listens),
+    without asking its API: the first request is timed on its own (see main())."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if launcher.poll() is not None:
             raise SystemExit(f"the launcher exited with {launcher.returncode}:\n{_output(root)}")
-        result = subprocess.run(
-            [PYTHON, "-m", "launcher", "status", "--json"], cwd=root, capture_output=True, text=True
-        )
-        if result.returncode == 0:
-            states = [s["state"] for s in json.loads(result.stdout)["services"]]
-            if states.count("ready") == services:
-                return
-        time.sleep(0.2)
+        if f"{services}/{services} services ready" in _output(root):
+            return
+        time.sleep(0.1)
     raise SystemExit(f"the stack was not ready within {timeout:g} s:\n{_output(root)}")
 
 
@@ -171,6 +169,8 @@ def main() -> int:
             )
         try:
             wait_ready(root, args.services, launcher)
+            # The first request has the launcher import and build its API (launcher/control/lazy.py).
+            first = measure(cases[1], root, env)
             for case in cases:  # warm up: bytecode caches, the page cache
                 measure(case, root, env)
             for _ in range(args.runs):
@@ -179,6 +179,7 @@ def main() -> int:
         finally:
             stop(launcher, root)
     met = report(cases, args.runs, args.services)
+    print(f"the first `launcher status` against the new stack (the API imported then): {first:.1f}ms")
     return 0 if met or not args.strict else 1
 
 

@@ -41,10 +41,18 @@ def load_args(
     )
 
 
-def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
+def load_run_args(args: argparse.Namespace, taken: dict[int, bool] | None = None) -> tuple[Loaded, Plan]:
     """`[PROFILE] [SERVICE...]`: the first word is a profile when one has that name. Refused
-    before anything starts where the project's interpreter cannot run the apps and tasks."""
+    before anything starts where the project's interpreter cannot run the apps and tasks.
+    `taken` gets the answer of every "is this port taken" the plan asked (what a cached plan
+    depends on: launcher/cli/plancache.py)."""
     from launcher.runtime.sockets import port_is_free
+
+    asked = {} if taken is None else taken
+
+    def is_taken(port: int) -> bool:
+        asked[port] = not port_is_free(port)
+        return asked[port]
 
     words = list(args.words)
     profile = args.profile
@@ -67,7 +75,7 @@ def load_run_args(args: argparse.Namespace) -> tuple[Loaded, Plan]:
         mode=choice.mode,
         mode_reason=choice.reason,
         environ=os.environ,
-        is_taken=lambda port: not port_is_free(port),
+        is_taken=is_taken,
     )
     require_interpreter(loaded, plan)
     if debug:

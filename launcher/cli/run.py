@@ -27,15 +27,16 @@ from launcher.core.codes import Code
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
     import asyncio
-    import concurrent.futures
     from collections.abc import Callable, Iterator, Sequence
     from typing import TextIO
 
     from launcher.cli.attach import Front
+    from launcher.cli.planning import Planning
+    from launcher.control.lazy import LazyApi
     from launcher.control.listening import ApiSockets
-    from launcher.control.server import ApiServer
     from launcher.core.errors import LauncherError
     from launcher.plan.spec import Plan
+    from launcher.runtime.firstspawn import FirstSpawns
     from launcher.runtime.orchestrator import Orchestrator
     from launcher.runtime.output import Sink
     from launcher.runtime.reload import Reloader
@@ -82,16 +83,15 @@ def main(args: argparse.Namespace) -> int:
     planning = Planning.start(args)  # pydantic stays out of this long-running process
     sys.setswitchinterval(SWITCH_INTERVAL)  # this process is the launcher's own
     _grow_pipe(sys.stdout)
+    first = _spawn_first(planning)
     # Meanwhile, on the other core: what runs the stack.
     import asyncio
 
     import launcher.runtime.orchestrator  # noqa: F401 (imported by _run, now in parallel)
     from launcher.runtime.output import make_sink
 
-    api_import = _import_aside("launcher.control.server")
     outcome = planning.outcome()
     if isinstance(outcome, int):
-        api_import.exception()  # waits: no exit in the middle of an import
         return outcome  # the child said why it could not plan
     plan, log_format = outcome
     log_dir = plan.root / ".launcher" / "logs"
@@ -117,9 +117,9 @@ def main(args: argparse.Namespace) -> int:
                     sink,
                     args.command_argv,
                     keep_going=args.keep_going,
+                    first=first,
                     watch=watch,
                     report=report,
-                    api_import=api_import,
                     tui=args.tui,
                 )
             )
@@ -127,6 +127,18 @@ def main(args: argparse.Namespace) -> int:
         sink.close()
         if stream is not sys.stdout:
             stream.close()
+
+
+def _spawn_first(planning: Planning) -> FirstSpawns | None:
+    """With a plan from the cache (no child to wait for), the services that need nothing are
+    spawned now, before asyncio and the runtime are imported (about as long again); the
+    orchestrator adopts them (launcher/runtime/firstspawn.py)."""
+    if planning.cached is None:
+        return None
+    from launcher.runtime.firstspawn import spawn_first
+
+    cached = planning.cached
+    return spawn_first(cached.root, cached.python, cached.first)
 
 
 def _grow_pipe(stream: TextIO) -> None:
@@ -248,7 +260,7 @@ async def _run(
     keep_going: bool,
     watch: bool,
     report: Callable[[LauncherError], None],
-    api_import: concurrent.futures.Future[None],
+    first: FirstSpawns | None = None,
     tui: bool = False,
 ) -> int:
     import asyncio
@@ -259,7 +271,7 @@ async def _run(
     loop = asyncio.get_running_loop()
     watching: Reloader | None = None
     signals = _Signals(sink)
-    orchestrator = Orchestrator(plan, sink=sink, keep_going=keep_going)
+    orchestrator = Orchestrator(plan, sink=sink, keep_going=keep_going, first=first)
     orchestrator.claim()  # before the API's socket: that of a running launcher is not ours
     try:
         sockets, token = _bind_api(plan)
@@ -270,20 +282,19 @@ async def _run(
         orchestrator.run_state.api = str(sockets.path)  # listening: a client waits to be served
     signals.install(loop)
     signals.orchestrator = orchestrator
-    api: ApiServer | None = None
+    api = _open_api(orchestrator, sockets, token, signals.stop_requested)  # counts probes from now
     front: Front | None = None
     # The stack runs (and says so) only once its API answers.
     api_opened: asyncio.Future[None] = loop.create_future()
     starting = asyncio.ensure_future(orchestrator.start(before_running=api_opened))
     try:
-        # The first services are spawned first: importing and building the control API
-        # (aiohttp) takes longer than spawning them, and it may answer a moment later.
+        # The first services are spawned first: a client that comes meanwhile waits in the
+        # backlog rather than have the API imported (aiohttp: 100 ms and more) on their way.
         spawns = asyncio.ensure_future(orchestrator.first_spawns())
         await asyncio.wait({spawns, starting}, return_when=asyncio.FIRST_COMPLETED)
         spawns.cancel()
         if not starting.done():
-            await asyncio.wrap_future(api_import)
-            api = await _open_api(orchestrator, sockets, token, signals.stop_requested)
+            api.listen()  # answers from now on: the first client has it imported and built
             api_opened.set_result(None)
         if tui:
             from launcher.cli.attach import Front
@@ -322,10 +333,7 @@ async def _run(
         if watching is not None:
             await watching.aclose()  # no reload may start a service the stop is taking down
         await orchestrator.stop()
-        if api is not None:
-            await api.aclose()
-        else:
-            sockets.close()
+        await api.aclose()
         if front is not None:
             await front.close()  # the API's streams ended with the stack: it is ending already
         # Everything is stopped: a late signal must not turn the exit into a traceback.
@@ -408,33 +416,6 @@ async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) ->
     return 128 - code if code < 0 else code
 
 
-def _import_aside(module: str) -> concurrent.futures.Future[None]:
-    """Import `module` on a thread of its own; the future is done once it is imported.
-
-    `run` imports its control API (aiohttp: 100 ms and more) so, from the moment it has imported
-    what runs the stack: while the forked child makes the plan, then while the first services
-    start, the event loop taking the interpreter back every SWITCH_INTERVAL to read their
-    output and probe them, instead of waiting for the whole import (which would also stamp
-    their first lines that late).
-    """
-    import concurrent.futures
-    import importlib
-    import threading
-
-    imported: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-    def run() -> None:
-        try:
-            importlib.import_module(module)
-        except BaseException as exc:  # raised where it is awaited
-            imported.set_exception(exc)
-        else:
-            imported.set_result(None)
-
-    threading.Thread(target=run, name="launcher-import", daemon=True).start()
-    return imported
-
-
 def _bind_api(plan: Plan) -> tuple[ApiSockets, str | None]:
     """The control API's sockets, on the project's unix socket and on TCP when `[launcher] api`
     asks, and the token TCP requires: bound before anything starts (LCH-4004 otherwise)."""
@@ -453,18 +434,11 @@ def _bind_api(plan: Plan) -> tuple[ApiSockets, str | None]:
         raise ApiUnavailable(str(exc)) from None
 
 
-async def _open_api(
+def _open_api(
     orchestrator: Orchestrator, sockets: ApiSockets, token: str | None, on_stop: Callable[[], None]
-) -> ApiServer:
-    """The control API, served on `sockets`."""
-    from launcher.control.server import ApiServer  # imported aside by now (main())
-    from launcher.core.errors import ApiUnavailable
+) -> LazyApi:
+    """The control API on `sockets`, imported and built when its first client connects (an idle
+    stack that nobody asks does without aiohttp); the probe checks are counted from now."""
+    from launcher.control.lazy import LazyApi
 
-    server = ApiServer(orchestrator, on_stop=on_stop, token=token)
-    try:
-        await server.start(sockets.path, bound=sockets)
-    except OSError as exc:
-        sockets.close()
-        await server.aclose()
-        raise ApiUnavailable(str(exc)) from None
-    return server
+    return LazyApi(orchestrator, sockets, token=token, on_stop=on_stop)

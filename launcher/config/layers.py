@@ -31,14 +31,20 @@ class Layered:
             key = key[:-1]
         return self.fallback
 
-    def sub(self, key: Key) -> Layered:
-        """The part of this layer under `key`, with origins re-rooted there."""
+    def table(self, key: Key) -> Mapping[str, Any]:
+        """The table at `key` as it is (not a copy); empty where there is none. With
+        `origin((*key, name))`, what `sub(key)` gives without re-rooting every origin (which
+        walks all of them: too slow for each service's environment)."""
         data: Any = self.data
         for part in key:
             data = data.get(part, {}) if isinstance(data, Mapping) else {}
+        return data if isinstance(data, Mapping) else {}
+
+    def sub(self, key: Key) -> Layered:
+        """The part of this layer under `key`, with origins re-rooted there."""
         n = len(key)
         origins = {k[n:]: o for k, o in self.origins.items() if k[:n] == key and len(k) > n}
-        return Layered(dict(data) if isinstance(data, Mapping) else {}, origins, self.origin(key))
+        return Layered(dict(self.table(key)), origins, self.origin(key))
 
     def merge(self, other: Layered, at: Key = ()) -> None:
         """Lay `other` over this one; `at` is where `other`'s root sits in this one."""

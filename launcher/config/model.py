@@ -3,13 +3,14 @@
 The model is the single description of the format: validation, defaults and the JSON Schema
 (`launcher schema`) all come from it. Cross-service rules (dependencies, cycles, ports) live in
 `checks.py`, since they need the whole stack.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: pydantic would compile and evaluate each field's
+annotation from its text (about 2 ms of a cold `launcher check`); as objects, it reads them.
+"""
 
 import re
 import signal
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -66,7 +67,7 @@ class Probe(_ProbeKinds):
     failure_threshold: Annotated[int, Field(ge=1)] = 3
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Probe:
+    def _one_kind(self) -> Self:
         kinds = [k for k in PROBE_KINDS if getattr(self, k) is not None]
         if len(kinds) != 1:
             found = ", ".join(kinds) if kinds else "none"
@@ -164,7 +165,7 @@ class Service(Strict):
         return normalize_signal(value)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Service:
+    def _one_kind(self) -> Self:
         kinds = self.kinds
         if len(kinds) != 1:
             found = " and ".join(kinds) if kinds else "none"

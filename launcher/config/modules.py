@@ -9,7 +9,6 @@ reported as not found under the cwd.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +60,8 @@ def missing_module(
 def _suggestion(dotted: str, cwd: Path) -> str | None:
     """A close name for the first part of `dotted` that is not there, among the modules and
     packages of the directory it was looked for in."""
+    import difflib  # a missing module's only
+
     parts = dotted.split(".")
     directory = cwd
     for i, part in enumerate(parts):

@@ -23,6 +23,7 @@ Key = tuple[str, ...]
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(#.*)?$")
 _BARE_OR_QUOTED = r'(?:[A-Za-z0-9_\-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
+_KEY_PART = re.compile(_BARE_OR_QUOTED)
 _DOTTED = rf"{_BARE_OR_QUOTED}(?:\s*\.\s*{_BARE_OR_QUOTED})*"
 _ASSIGN = re.compile(rf"^\s*({_DOTTED})\s*=")
 _INLINE_KEY = re.compile(rf"[{{,]\s*({_DOTTED})\s*=")
@@ -48,7 +49,7 @@ class Document:
 
 
 def split_key(text: str) -> Key:
-    parts = re.findall(_BARE_OR_QUOTED, text)
+    parts = _KEY_PART.findall(text)
     return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
 
 

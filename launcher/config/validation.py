@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import defaultdict
 from typing import Any, TypeVar
@@ -79,6 +78,8 @@ def valid_part(model_type: type[M], layer: Layered, at: Key) -> tuple[M | None, 
 
 def _mend(data: dict[str, Any], errors: list[Any]) -> set[str]:
     """Take out what `errors` are about, or put stand-ins in its place; the keys touched."""
+    import difflib  # an invalid configuration's only
+
     touched: set[str] = set()
     for error in errors:
         if not error["loc"] and error["type"] == "service_kind":

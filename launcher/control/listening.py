@@ -1,9 +1,8 @@
 """Where the control API listens: its sockets, bound before the stack starts (stdlib only).
 
 `launcher run` binds them first, so that an address that is taken stops it with nothing started
-(LCH-4004), and serves them (launcher/control/server.py) once its first services are spawned:
-importing aiohttp takes longer than spawning them. A client that connects meanwhile waits in the
-listen backlog for its answer.
+(LCH-4004), and serves them (launcher/control/lazy.py, then launcher/control/server.py) from the
+first client on. A client waits in the listen backlog while the API is imported and built.
 """
 
 from __future__ import annotations
@@ -25,9 +24,13 @@ class ApiSockets:
     unix: socket.socket
     tcp: list[socket.socket] = field(default_factory=list)  # each address of the TCP listener
 
+    @property
+    def listening(self) -> list[socket.socket]:
+        return [self.unix, *self.tcp]
+
     def close(self) -> None:
         """Close them unserved, and remove the socket file (the project's lock is still ours)."""
-        for sock in (self.unix, *self.tcp):
+        for sock in self.listening:
             sock.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

@@ -1,13 +1,12 @@
 """The Prometheus metrics of a running stack, for `GET /metrics` (names in docs/api.md).
 
-One registry per stack. Probe checks are observed as they happen (a latency histogram and a
-failure counter, by service and probe use); everything else is read when scraped: the
-orchestrator's states, restarts and ready times, the CPU and memory of each service's process
-tree (psutil, the walk of launcher/control/usage.py), and prometheus-client's process collector
-for the launcher itself.
+One registry per stack, read when scraped: the probe checks counted since the start
+(launcher/control/probe_counts.py: a latency histogram and a failure counter, by service and
+probe use), the orchestrator's states, restarts and ready times, the CPU and memory of each
+service's process tree (psutil, the walk of launcher/control/usage.py), and prometheus-client's
+process collector for the launcher itself.
 
-    metrics = StackMetrics(orchestrator)
-    orchestrator.observe_probes(metrics.observe)
+    metrics = StackMetrics(orchestrator, probes)   # probes: the stack's ProbeCounts, observed
     body = await metrics.render()        # the text format; the psutil work runs off the loop
 """
 
@@ -18,9 +17,16 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 
+from launcher.control.probe_counts import PROBE_BUCKETS, ProbeCounts, ProbeSeries
 from launcher.control.usage import tree_usage
 from launcher.runtime.context import ProbeUse
 from launcher.runtime.probes import ProbeResult
@@ -31,37 +37,20 @@ from launcher.version import __version__
 if TYPE_CHECKING:
     from launcher.runtime.orchestrator import Orchestrator
 
-# Probe checks take from tens of microseconds (a refused connection) to their timeout.
 FRESH = 1.0  # seconds for which one scrape's text answers the next scrapes too
-# Each bucket is a series per service and probe use: few of them, so that a scrape stays cheap.
-PROBE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+# The `le` labels, as prometheus-client writes these bounds (0.001, ..., 1.0, +Inf).
+BOUNDS = [*(str(bound) for bound in PROBE_BUCKETS), "+Inf"]
 
 
 class StackMetrics:
-    def __init__(self, orchestrator: Orchestrator) -> None:
+    """The registry of one stack. `probes` counts its probe checks (whoever made it observes
+    them); without it, the metrics count their own, which `observe` feeds."""
+
+    def __init__(self, orchestrator: Orchestrator, probes: ProbeCounts | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self._durations = Histogram(
-            "launcher_probe_duration_seconds",
-            "Latency of each probe check.",
-            ["service", "probe"],
-            registry=self.registry,
-            buckets=PROBE_BUCKETS,
-        )
-        self._failures = Counter(
-            "launcher_probe_failures",
-            "Failed probe checks.",
-            ["service", "probe"],
-            registry=self.registry,
-        )
-        self._children: dict[tuple[str, str], tuple[Histogram, Counter]] = {}
+        self.probes = probes if probes is not None else ProbeCounts(orchestrator.plan)
         self._body: bytes | None = None  # the last scrape's text, made at _made (monotonic)
         self._made = 0.0
-        # Every probe's series exist from the start, at zero, rather than from its first check.
-        for spec in orchestrator.plan.specs:
-            if spec.probe is not None:
-                self._child(spec.name, "readiness")
-            if spec.liveness is not None:
-                self._child(spec.name, "liveness")
         self._orchestrator = orchestrator
         self._collector = StackCollector(orchestrator)
         self.registry.register(self._collector)
@@ -69,19 +58,7 @@ class StackMetrics:
 
     def observe(self, service: str, use: ProbeUse, result: ProbeResult) -> None:
         """One probe check (an orchestrator's probe listener): cheap, it runs on the loop."""
-        duration, failures = self._child(service, use)
-        duration.observe(result.latency)
-        if not result.ok:
-            failures.inc()
-
-    def _child(self, service: str, use: str) -> tuple[Histogram, Counter]:
-        child = self._children.get((service, use))
-        if child is None:
-            child = self._children[service, use] = (
-                self._durations.labels(service, use),
-                self._failures.labels(service, use),
-            )
-        return child
+        self.probes.observe(service, use, result)
 
     async def render(self) -> bytes:
         """The Prometheus text format, made at most once every FRESH seconds.
@@ -92,7 +69,9 @@ class StackMetrics:
         client scraping in a loop would slow the probes: scrapes in between share one answer.
         """
         if self._body is None or time.monotonic() - self._made > FRESH:
-            self._collector.status = self._orchestrator.snapshot()  # taken on the loop
+            # Both taken on the loop, which goes on counting while the thread writes the text.
+            self._collector.status = self._orchestrator.snapshot()
+            self._collector.probes = self.probes.snapshot()
             self._body = await asyncio.to_thread(generate_latest, self.registry)
             self._made = time.monotonic()
         return self._body
@@ -108,6 +87,7 @@ class StackCollector:
     def __init__(self, orchestrator: Orchestrator) -> None:
         self.orchestrator = orchestrator
         self.status: StackStatus = orchestrator.snapshot()
+        self.probes: dict[tuple[str, str], ProbeSeries] = {}
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check for clashes: the names are this module's own
@@ -116,6 +96,7 @@ class StackCollector:
         orchestrator = self.orchestrator
         plan = orchestrator.plan
         status = self.status
+        yield from _probe_metrics(self.probes)
         yield InfoMetricFamily(
             "launcher",
             "The launcher and the stack it runs.",
@@ -152,6 +133,28 @@ class StackCollector:
                 roots[spec.name] = service.pid
         yield from (state, restarts, ready)
         yield from _resource_metrics(tree_usage(roots))
+
+
+def _probe_metrics(probes: Mapping[tuple[str, str], ProbeSeries]) -> Iterable[Metric]:
+    """The series that a prometheus-client Histogram and Counter would have made of the same
+    checks, `_created` samples included."""
+    labels = ["service", "probe"]
+    durations = HistogramMetricFamily(
+        "launcher_probe_duration_seconds", "Latency of each probe check.", labels=labels
+    )
+    failures = CounterMetricFamily("launcher_probe_failures", "Failed probe checks.", labels=labels)
+    for (service, use), series in probes.items():
+        cumulative: list[tuple[str, float]] = []
+        total = 0
+        for bound, count in zip(BOUNDS, series.buckets, strict=True):
+            total += count
+            cumulative.append((bound, float(total)))
+        durations.add_metric([service, use], cumulative, series.seconds)
+        durations.add_sample(
+            "launcher_probe_duration_seconds_created", {"service": service, "probe": use}, series.created
+        )
+        failures.add_metric([service, use], series.failures, created=series.created)
+    return durations, failures
 
 
 def _resource_metrics(usage: Mapping[str, tuple[float, int]]) -> Iterable[Metric]:

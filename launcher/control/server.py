@@ -2,14 +2,15 @@
 opt-in, on a loopback TCP port that then requires a bearer token.
 
     server = ApiServer(orchestrator, on_stop=request_stop, token=token)
-    await server.start(socket_path, ("127.0.0.1", 7070))
+    await server.start(socket_path, ("127.0.0.1", 7070))   # or start(..., bound=sockets)
     ...
     await server.aclose()       # ends open streams at once, removes the socket
 
 routes() lists every route. Handlers read the orchestrator's snapshots and steer services
 through its front door, never processes directly. The safety rules are launcher/control/guard.py's, the
 objects answered (masked, but for the environment that the unix socket alone serves)
-launcher/control/views.py's.
+launcher/control/views.py's. `launcher run` builds it at its first client's connection
+(launcher/control/lazy.py), with the probe checks counted since the start.
 """
 
 from __future__ import annotations
@@ -31,14 +32,13 @@ from launcher.control.guard import Refused, errors, guard, unix_only
 from launcher.control.listening import ApiSockets, bind_api
 from launcher.control.metrics import StackMetrics
 from launcher.control.openapi import DOCUMENT
+from launcher.control.probe_counts import ProbeCounts
 from launcher.control.usage import UsageSampler
 from launcher.control.views import Feed, Masker, Sample, Sampler, sse
 from launcher.core.codes import Code
 from launcher.core.errors import ServiceError, StackNotAccepting
 from launcher.plan.spec import ProcessSpec
-from launcher.runtime.context import ProbeUse
 from launcher.runtime.orchestrator import Orchestrator
-from launcher.runtime.probes import ProbeResult
 from launcher.runtime.states import HEALTHY, StateChange
 from launcher.runtime.status import StackState
 from launcher.runtime.tasks import TaskScope
@@ -78,17 +78,24 @@ def routes(api: ApiServer) -> list[web.RouteDef]:
 
 class ApiServer:
     """The API of one orchestrator's stack. start() subscribes it to the stack's state changes,
-    output lines and probe checks (for the streams, the last probe and the metrics); aclose()
-    ends every stream and unsubscribes."""
+    output lines and probe checks (for the streams and the metrics: unless `probes` is given,
+    counted since the start by whoever observes them); aclose() ends every stream and
+    unsubscribes."""
 
     def __init__(
-        self, orchestrator: Orchestrator, *, on_stop: Callable[[], None], token: str | None = None
+        self,
+        orchestrator: Orchestrator,
+        *,
+        on_stop: Callable[[], None],
+        token: str | None = None,
+        probes: ProbeCounts | None = None,
     ) -> None:
         self._orchestrator = orchestrator
         self._on_stop = on_stop
         self._token = token
         self._mask = Masker(orchestrator.plan, orchestrator.environ)
-        self._metrics = StackMetrics(orchestrator)
+        self._counting = probes is None  # the probe checks are this server's to observe
+        self._metrics = StackMetrics(orchestrator, probes)
         self._usage = UsageSampler(orchestrator)
         self._unsubscribe: list[Callable[[], None]] = []
         self._state_feeds: set[Feed[StateChange]] = set()
@@ -155,11 +162,9 @@ class ApiServer:
 
     def _attach(self) -> None:
         orchestrator = self._orchestrator
-        self._unsubscribe = [
-            orchestrator.subscribe(self._changed),
-            orchestrator.follow_output(self._lines),
-            orchestrator.observe_probes(self._probed),
-        ]
+        self._unsubscribe = [orchestrator.subscribe(self._changed), orchestrator.follow_output(self._lines)]
+        if self._counting:
+            self._unsubscribe.append(orchestrator.observe_probes(self._metrics.observe))
 
     def _detach(self) -> None:
         for unsubscribe in self._unsubscribe:
@@ -177,9 +182,6 @@ class ApiServer:
         for feed, wanted in self._line_feeds.items():
             if wanted is None or wanted == service:
                 feed.put((service, lines))
-
-    def _probed(self, service: str, use: ProbeUse, result: ProbeResult) -> None:
-        self._metrics.observe(service, use, result)
 
     # -- routes: reading -----------------------------------------------------------------
 

@@ -7,7 +7,6 @@ launcher/core/codes.py, each explained in docs/errors.md.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,8 @@ DEFAULT_ORIGIN = Origin("default")
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One problem (or warning): its code, what is wrong, where, and what to do about it."""
+
     code: str
     message: str
     origin: Origin | None = None
@@ -73,6 +74,8 @@ def in_file_order(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    import difflib  # only a problem asks: a valid configuration's check does not import it
+
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
 

@@ -38,6 +38,8 @@ class ProbeTarget(Protocol):
 
 @dataclass(frozen=True)
 class KindOfProbe:
+    """One kind of probe: its key in launcher.toml, and how an exported stack checks it."""
+
     name: ProbeKind
     value: Any  # the type of its value in launcher.toml (the probe's target), as pydantic takes it
     # The check as one command, given the Python to run it with; None when there is none.

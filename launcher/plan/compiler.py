@@ -96,6 +96,17 @@ def build_plan(
     return compiled("multi", refused)
 
 
+def shared_plan_differs(loaded: Loaded) -> bool:
+    """Whether a plan in shared mode can host anything here, and so differ from the multi plan
+    and have problems of its own (LCH-1029): under mode shared, once an app or a task can be
+    hosted; under mode auto, once two can (else `hosting.refusal` plans multi anyway)."""
+    mode = loaded.config.launcher.mode
+    if mode == "multi":
+        return False
+    hostable = sum(map(hosting.hostable, loaded.config.services.values()))
+    return hostable >= (1 if mode == "shared" else 2)
+
+
 def _cannot_share(error: ConfigError) -> str | None:
     """auto's reason to run multi when shared mode refused the stack (LCH-1029); None when the
     error is about something else."""

@@ -107,6 +107,8 @@ class _Layers:
         self.origins.update(dict.fromkeys(values, INJECTED))
 
     def env_files(self, entries: list[Entry]) -> None:
+        if not entries:
+            return  # the common case: no python-dotenv to import, no copy of the environment
         applied, overridden = expanded(entries, self.environ)
         for entry in overridden:
             if entry.key not in self.values:
@@ -118,14 +120,14 @@ class _Layers:
     def tables(self, layers: list[Layered], key: Key) -> None:
         """The table at `key` of each layer, lowest first. A value that a later layer replaces
         is interpolated too (that one may refer to it), but its problems are not reported."""
-        tables = [layer.sub(key) for layer in layers]
-        winner = {name: i for i, table in enumerate(tables) for name in table.data}
+        tables = [layer.table(key) for layer in layers]
+        winner = {name: i for i, table in enumerate(tables) for name in table}
         context = ChainMap(self.values, self.environ)
         for i, table in enumerate(tables):
-            for name, raw in table.data.items():
+            for name, raw in table.items():
                 if not isinstance(raw, str | int | float | bool):
                     continue  # invalid, and replaced: validation has the final value's problems
-                origin = table.origin((name,))
+                origin = layers[i].origin((*key, name))
                 problems = self.problems if winner[name] == i else []
                 self.values[name] = _interpolated(_text(raw), context, (*key, name), origin, problems)
                 self.origins[name] = origin
@@ -168,6 +170,7 @@ def explain(
     env files that the launcher's environment overrides, with its value and where that comes
     from (`config --show-origin`)."""
     injected = _injected_of(loaded, plan)
+    environ = dict(environ)  # once, not for each process
     out = {}
     for spec in plan.specs:
         if spec.service in loaded.config.services:
@@ -183,6 +186,9 @@ def shadowed(loaded: Loaded, plan: Plan, environ: Mapping[str, str]) -> list[Dia
     """Warnings (for `check`): each declared variable that hides an injected one from the
     stack's processes or from `run -- CMD` with another value."""
     injected = _injected_of(loaded, plan)
+    if _declared(loaded, plan).isdisjoint(injected):
+        return []  # nothing declared has an injected name: no environment to build
+    environ = dict(environ)  # once, not for each process
     built = [_stack_layers(loaded, injected, environ, [])]
     for spec in plan.specs:
         if spec.service in loaded.config.services:
@@ -205,6 +211,18 @@ def shadowed(loaded: Loaded, plan: Plan, environ: Mapping[str, str]) -> list[Dia
         )
         for key, origin in sorted(found)
     ]
+
+
+def _declared(loaded: Loaded, plan: Plan) -> set[str]:
+    """Every name that the env files and the `env` tables of `plan`'s services declare."""
+    files = loaded.env_files
+    names = {entry.key for entry in files.stack}
+    names.update(entry.key for entries in files.services.values() for entry in entries)
+    keys = [("env",), *(("services", service, "env") for service in {s.service for s in plan.specs})]
+    for layer in loaded.env_layers:
+        for key in keys:
+            names.update(layer.table(key))
+    return names
 
 
 def _injected_of(loaded: Loaded, plan: Plan) -> dict[str, str]:

@@ -34,6 +34,8 @@ class ProbeSpec:
 
 @dataclass(frozen=True)
 class DependencySpec:
+    """What a process waits for before it starts: another process, in a condition."""
+
     name: str
     condition: Condition
     restart: bool = False
@@ -41,6 +43,8 @@ class DependencySpec:
 
 @dataclass(frozen=True)
 class BackoffSpec:
+    """The waits between restarts: `initial`, times `multiplier` each time, at most `max`."""
+
     initial: float = 0.5
     max: float = 15.0
     multiplier: float = 2.0
@@ -70,6 +74,9 @@ def instance_name(service: str, replica: int, replicas: int) -> str:
 
 @dataclass(frozen=True)
 class ProcessSpec:
+    """One process of the plan (a service's, or one replica's): how to start, probe, restart
+    and stop it."""
+
     name: str
     service: str
     kind: ProcessKind

@@ -8,6 +8,11 @@ terminal and to the log file, where a prefix per line is one `bytes.replace` ove
 (launcher/runtime/output.py). So a chunk's complete lines stay one piece of bytes, `Lines`,
 which becomes `str` lines only where they are read one by one, and only as many as are read
 (the history keeps the last 500: `lines[-500:]` splits off those alone).
+
+A flood is tens of megabytes a second, so what costs is each pass over its bytes, not the
+Python around it (a busy pipe is read in chunks of up to 256 KiB): the prefixed lines come out
+as pieces (`prefixed_parts`) that the writers hand to writev(2) as they are, and a chunk that
+completes a line begun in the one before is joined once.
 """
 
 from __future__ import annotations
@@ -47,14 +52,22 @@ class Lines(Sequence[str]):
         return bool(self.data)
 
     def prefixed(self, prefix: bytes) -> bytes:
-        """The lines with `prefix` before each, made by one pass over the bytes; which also
-        counts them, more cheaply than `bytes.count` does (a `replace` finds a byte by memchr)."""
+        """The lines with `prefix` before each, as one piece of bytes."""
+        return b"".join(self.prefixed_parts(prefix))
+
+    def prefixed_parts(self, prefix: bytes) -> list[bytes | memoryview]:
+        """The lines with `prefix` before each, in pieces to be written one after the other:
+        one pass over the bytes, which also counts the lines (more cheaply than `bytes.count`:
+        a `replace` finds each line end by memchr). Every line end gets the prefix of the next
+        line, so the last one's is left out of a view rather than cut off by a copy."""
         if not self.data:
-            return b""
-        body = self.data[:-1].replace(b"\n", b"\n" + prefix)
-        if self._count < 0 and prefix:
-            self._count = (len(body) - len(self.data) + 1) // len(prefix) + 1
-        return prefix + body + b"\n"
+            return []
+        if not prefix:
+            return [self.data]
+        body = self.data.replace(b"\n", b"\n" + prefix)
+        if self._count < 0:
+            self._count = (len(body) - len(self.data)) // len(prefix)
+        return [prefix, memoryview(body)[: -len(prefix)]]
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -103,7 +116,7 @@ class LineSplitter:
     def __init__(self) -> None:
         # The start of the current line, in pieces: a long line arrives over many chunks, and
         # joining once when it ends keeps that linear in its length.
-        self._pending: list[bytes] = []
+        self._pending: list[bytes | memoryview] = []
 
     def feed(self, chunk: bytes) -> Lines:
         """The lines that `chunk` completes (EMPTY when it ends none)."""
@@ -112,11 +125,14 @@ class LineSplitter:
             if chunk:
                 self._pending.append(chunk)
             return EMPTY
-        block = chunk if end == len(chunk) else chunk[:end]
         if self._pending:
-            self._pending.append(block)
+            # One copy of the chunk, joined to the line it completes (a slice and then a join
+            # would copy it twice).
+            self._pending.append(memoryview(chunk)[:end])
             block = b"".join(self._pending)
             self._pending.clear()
+        else:
+            block = chunk if end == len(chunk) else chunk[:end]
         if end < len(chunk):
             self._pending.append(chunk[end:])
         return Lines(_clean(block))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from launcher.runtime.lines import Lines
+from launcher.runtime.pieces import write_pieces
 from launcher.runtime.statefile import STATE_DIR, make_state_dir
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -43,11 +44,11 @@ class LogFiles:
             file = self._files.get(service) or self._open(service)
             # One stamp for the chunk, put before each line by one pass over its bytes: a
             # flooding service writes thousands of lines a chunk, none of them formatted alone.
+            # The file is unbuffered: the pieces go out by one writev, complete lines for
+            # `launcher logs` at once, and no byte is copied into a buffer first.
             stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
-            text = Lines.of(lines).prefixed(stamp.encode() + b" ")
-            file.write(text)
-            file.flush()  # complete lines for `launcher logs`, at once
-            self._sizes[service] += len(text)
+            parts = Lines.of(lines).prefixed_parts(stamp.encode() + b" ")
+            self._sizes[service] += write_pieces(file.fileno(), parts)
             if self._sizes[service] > self.max_bytes:
                 self._rotate(service)
         except OSError as exc:
@@ -62,7 +63,7 @@ class LogFiles:
             make_state_dir(self.directory.parent.parent)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.path(service)
-        file = path.open("ab")
+        file = path.open("ab", buffering=0)
         self._files[service] = file
         self._sizes[service] = path.stat().st_size
         return file

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 
@@ -37,7 +36,7 @@ from launcher.runtime.host_process import HostLink, context_of
 from launcher.runtime.listeners import Listeners, held_by
 from launcher.runtime.output import Sink
 from launcher.runtime.probes import Prober, ProbeResult
-from launcher.runtime.process import Handle, Reaper, Spawner, spawn
+from launcher.runtime.process import Handle, OnOutput, Reaper, Spawner, adopt, spawn
 from launcher.runtime.progress import Progress
 from launcher.runtime.readiness import wait_ready, watch_liveness
 from launcher.runtime.runstate import RunState
@@ -47,6 +46,12 @@ from launcher.runtime.status import ServiceStatus, StackState, StackStatus
 from launcher.runtime.steering import Steering
 from launcher.runtime.supervisor import Supervisor
 from launcher.runtime.tasks import first
+
+TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from launcher.runtime.firstspawn import FirstSpawns
 
 S = ServiceState
 Listener = Callable[[StateChange], None]
@@ -65,17 +70,26 @@ class Orchestrator:
         keep_going: bool = False,
         state_file: bool = True,
         reaper: bool = True,
+        first: FirstSpawns | None = None,
     ) -> None:
+        """`first`: the lock, the reaper and the processes `run` started before the runtime was
+        imported (launcher/runtime/firstspawn.py), which this orchestrator takes over."""
         self.plan = plan
         self.sink = sink
         self.clock = clock or SystemClock()
-        self.spawner = spawner
+        self._first = first
+        self.spawner = spawner if first is None else self._adopting(spawner)
         self.environ = dict(os.environ if environ is None else environ)
         self.keep_going = keep_going
-        self.run_id = uuid.uuid4().hex[:12]
+        # 48 random bits, as uuid4().hex[:12] gave, without importing uuid on the way to the first spawn.
+        self.run_id = first.run_id if first is not None else os.urandom(6).hex()
         self.started_at = time.time()
         self.state = StackState.STARTING
-        self.run_state = RunState(plan.root, sink, self.run_id, plan.config_path) if state_file else None
+        self.run_state = (
+            RunState(plan.root, sink, self.run_id, plan.config_path, lock=first.lock if first else None)
+            if state_file
+            else None
+        )
         self._use_reaper = reaper
         self._history = History()
         self._supervisors: dict[str, Supervisor] = {}
@@ -198,7 +212,9 @@ class Orchestrator:
             # A cmd probe's environment starts where a service's does.
             self._own_prober = self._prober = Prober(launcher_environment(self.environ, self.plan.python))
             await self._own_prober.__aenter__()
-        if self._use_reaper:
+        if self._first is not None:
+            self._reaper = Reaper(self._first.reaper)  # told of the first processes already
+        elif self._use_reaper:
             self._reaper = Reaper.start(self.run_id)
         context = self._context()
         if any(spec.kind == "host" for spec in self.plan.specs):
@@ -288,6 +304,27 @@ class Orchestrator:
             on_restarted=self._steering.restarted,
         )
 
+    def _adopting(self, spawner: Spawner) -> Spawner:
+        """`spawner`, but for a spawn that `run` made already (the first processes): that
+        process, adopted."""
+        first = self._first
+        assert first is not None
+
+        async def spawn_or_adopt(
+            argv: Sequence[str],
+            *,
+            cwd: Path,
+            env: Mapping[str, str],
+            on_output: OnOutput,
+            pass_fds: Sequence[int] = (),
+        ) -> Handle:
+            process = first.take(argv, cwd, env, pass_fds)
+            if process is not None:
+                return await adopt(process, on_output)
+            return await spawner(argv, cwd=cwd, env=env, on_output=on_output, pass_fds=pass_fds)
+
+        return spawn_or_adopt
+
     # -- events ------------------------------------------------------------------------------
 
     def _changed(self, change: StateChange) -> None:
@@ -363,6 +400,8 @@ class Orchestrator:
 
     async def _release(self) -> None:
         self.state = StackState.STOPPED
+        if self._first is not None:
+            self._first.discard()  # spawned ahead, never adopted (the start ended first)
         for supervisor in self._supervisors.values():
             await supervisor.aclose()
         self._sockets.close()

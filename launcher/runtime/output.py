@@ -8,7 +8,11 @@ on a reader that is slow or stopped. When lines had to wait, the launcher says s
 
 A service's chunk of lines (launcher/runtime/lines.py) stays bytes from the pipe to the stream:
 its prefix goes before each line in one `bytes.replace` over the chunk, and the writer writes
-the bytes of every chunk queued meanwhile at once, with no per-line work in Python.
+the pieces of every chunk queued meanwhile by one writev(2), with no per-line work in Python
+and no copy of the bytes on the way. While more than BEHIND_BYTES wait, the output says it is
+behind its reader (launcher/runtime/backlog.py): the services' pipes are then read in batches,
+so that a reader slower than the services does not send their whole flood through the spill
+file.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import codecs
 import io
 import json
 import os
-import select
 import tempfile
 import threading
 import time
@@ -28,17 +31,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Literal, Protocol, TextIO
 
-from colorama import Fore, Style
-
 from launcher.core.masking import mask_text
+from launcher.runtime import backlog
 from launcher.runtime.lines import Lines
 from launcher.runtime.logfiles import LogFiles
-from launcher.runtime.palette import COLOURS, use_colour
+from launcher.runtime.palette import BRIGHT, COLOURS, LEVEL_COLOURS, RESET, use_colour
+from launcher.runtime.pieces import Buffer, write_pieces
 from launcher.runtime.states import LEVELS, ServiceState
 
-# The launcher's own lines by severity (an event's `level`): "info" stays plain.
-LEVEL_COLOURS = {"error": Fore.RED + Style.BRIGHT, "warning": Fore.YELLOW, "ok": Fore.GREEN}
 MEMORY_LIMIT = 4 * 1024 * 1024
+# This much queued or being written (or any spilled) is behind the reader (see the docstring).
+BEHIND_BYTES = 1024 * 1024
 # After writing a batch this large, the writer lets the next one gather for a moment: waking
 # it for every chunk of a flood costs more (a thread switch each) than the writing itself.
 GATHER_BYTES = 32 * 1024
@@ -82,8 +85,8 @@ class Formatter:
             index = len(self._prefix) if index is None else index
             padded = f"{name:<{self.width}} | "
             if self.colour:
-                colour = Style.BRIGHT if name == "launcher" else COLOURS[index % len(COLOURS)]
-                padded = f"{colour}{padded}{Style.RESET_ALL}"
+                colour = BRIGHT if name == "launcher" else COLOURS[index % len(COLOURS)]
+                padded = f"{colour}{padded}{RESET}"
             prefix = self._prefix[name] = padded
         return prefix
 
@@ -99,12 +102,12 @@ class Formatter:
         head = time.strftime("%H:%M:%S ") + self._prefix_of(service)
         return head + ("\n" + head).join(texts) + "\n"
 
-    def chunk(self, service: str, stream: str, lines: Lines) -> bytes:
-        """`lines` formatted, as UTF-8: in text, a prefix put before each line by one pass over
-        the chunk's bytes (a busy service sends thousands of lines a chunk)."""
+    def chunk(self, service: str, stream: str, lines: Lines) -> list[Buffer]:
+        """`lines` formatted, as UTF-8 in pieces: in text, a prefix put before each line by one
+        pass over the chunk's bytes (a busy service sends thousands of lines a chunk)."""
         if self.json or not lines:
-            return self.lines(service, stream, lines).encode("utf-8", "replace")
-        return lines.prefixed((time.strftime("%H:%M:%S ") + self._prefix_of(service)).encode())
+            return [self.lines(service, stream, lines).encode("utf-8", "replace")]
+        return lines.prefixed_parts((time.strftime("%H:%M:%S ") + self._prefix_of(service)).encode())
 
     def event(self, service: str, text: str, fields: Mapping[str, object]) -> str:
         """One of the launcher's own lines; `fields` go into its JSON record, and its `level`
@@ -121,7 +124,7 @@ class Formatter:
         if colour:
             # Every line of a block (a failure report) in the colour: a terminal resets it at
             # each line end in some pagers.
-            text = "\n".join(f"{colour}{part}{Style.RESET_ALL}" for part in text.split("\n"))
+            text = "\n".join(f"{colour}{part}{RESET}" for part in text.split("\n"))
         return f"{time.strftime('%H:%M:%S ')}{self._prefix_of('launcher')}{text}\n"
 
 
@@ -154,10 +157,12 @@ class StreamSink:
         self.log_files = log_files
         self.live = live
         self.memory_limit = memory_limit
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[Buffer] = deque()
         self._queued_bytes = 0
+        self._writing_bytes = 0  # taken from the queue by the writer, not yet written
         self._spill: IO[bytes] | None = None
-        self._spill_read = 0
+        self._spill_read = 0  # how far the spill file was read back; it is written at its end
+        self._spill_size = 0
         self._spilled_lines = 0
         self._cond = threading.Condition()
         self._closing = False
@@ -183,7 +188,7 @@ class StreamSink:
             self._put(self.formatter.chunk(service, stream, lines), len(lines))
 
     def event(self, service: str, text: str, **fields: object) -> None:
-        self._put(self.formatter.event(service, text, fields).encode("utf-8", "replace"), 1)
+        self._put([self.formatter.event(service, text, fields).encode("utf-8", "replace")], 1)
 
     def progress(self, rows: Sequence[ProgressRow]) -> None:
         if self.live:
@@ -207,20 +212,23 @@ class StreamSink:
             self._dirty = True
             self._cond.notify()
 
-    def _put(self, data: bytes, count: int) -> None:
+    def _put(self, pieces: Sequence[Buffer], count: int) -> None:
+        size = sum(len(piece) for piece in pieces)
         with self._cond:
-            if self._spill is None and self._queued_bytes + len(data) <= self.memory_limit:
-                self._queue.append(data)
-                self._queued_bytes += len(data)
+            if self._spill is None and self._queued_bytes + size <= self.memory_limit:
+                self._queue.extend(pieces)
+                self._queued_bytes += size
             else:
                 spill = self._spill
                 if spill is None:
-                    # Lives across calls; the writer closes it once drained.
-                    spill = self._spill = tempfile.TemporaryFile(prefix="launcher-output-")  # noqa: SIM115
-                    self._spill_read = 0
-                spill.seek(0, os.SEEK_END)
-                spill.write(data)
+                    # Lives across calls; the writer closes it once drained. Unbuffered: written
+                    # at its end by writev, read back by pread, never a seek.
+                    spill = self._spill = tempfile.TemporaryFile(prefix="launcher-output-", buffering=0)  # noqa: SIM115
+                    self._spill_read = self._spill_size = 0
+                self._spill_size += write_pieces(spill.fileno(), pieces)
                 self._spilled_lines += count
+            if self._spill is not None or self._queued_bytes + self._writing_bytes >= BEHIND_BYTES:
+                backlog.mark(self, True)
             self._cond.notify()
 
     # -- the writer thread ---------------------------------------------------------------
@@ -231,46 +239,53 @@ class StreamSink:
                 while not (self._queue or self._spill is not None or self._closing or self._dirty):
                     self._cond.wait()
                 self._dirty = False
-                batch = b"".join(self._queue)
+                batch = list(self._queue)
+                size = self._writing_bytes = self._queued_bytes
                 self._queue.clear()
                 self._queued_bytes = 0
-                spilled = self._read_spill() if not batch else b""
+                # (spilled text is read only when none is queued: all that came after it waits
+                # in the spill file too)
+                spilled = self._read_spill() if not batch else []
                 block = self._block
                 done = self._closing and not batch and not spilled and self._spill is None
-            self._write(batch or spilled, block)  # (spilled text is read only when none is queued)
+            self._write(batch or spilled, block)
+            with self._cond:
+                self._writing_bytes = 0
+                if self._spill is None and self._queued_bytes < BEHIND_BYTES:
+                    backlog.mark(self, False)
             if done:
                 return
-            if len(batch) >= GATHER_BYTES and not self._queued_bytes and self._spill is None:
+            if size >= GATHER_BYTES and not self._queued_bytes and self._spill is None:
                 time.sleep(GATHER_PAUSE)  # caught up with a busy producer: let it gather
 
-    def _read_spill(self) -> bytes:
+    def _read_spill(self) -> list[Buffer]:
         """The next chunk of spilled text (called with the lock held)."""
         spill = self._spill
         if spill is None:
-            return b""
-        spill.seek(self._spill_read)
-        chunk = spill.read(SPILL_READ)
-        cut = chunk.rfind(b"\n") + 1
-        chunk = chunk[:cut] if cut else chunk
-        self._spill_read += len(chunk)
-        if self._spill_read >= spill.seek(0, os.SEEK_END):
+            return []
+        chunk = os.pread(spill.fileno(), SPILL_READ, self._spill_read)
+        # Whole lines (a redraw of the live block may come before the next chunk); a view of
+        # them, not a copy.
+        cut = chunk.rfind(b"\n") + 1 or len(chunk)
+        self._spill_read += cut
+        if self._spill_read >= self._spill_size:
             spill.close()
             self._spill = None
             waited, self._spilled_lines = self._spilled_lines, 0
             notice = self.formatter.event(
                 "launcher", f"output was {waited} lines behind a slow reader; none were lost", {}
             )
-            return chunk + notice.encode("utf-8", "replace")
-        return chunk
+            return [chunk, notice.encode("utf-8", "replace")]
+        return [memoryview(chunk)[:cut]]
 
-    def _write(self, data: bytes, block: str) -> None:
+    def _write(self, pieces: list[Buffer], block: str) -> None:
         try:
             if self.live and (self._block_lines or block):
                 clear = f"\x1b[{self._block_lines}F\x1b[J" if self._block_lines else ""
                 self._block_lines = block.count("\n")
-                _write_all(self.stream, clear.encode() + data + block.encode("utf-8", "replace"))
-            elif data:
-                _write_all(self.stream, data)
+                _write_all(self.stream, [clear.encode(), *pieces, block.encode("utf-8", "replace")])
+            elif pieces:
+                _write_all(self.stream, pieces)
             self.stream.flush()
         except (OSError, ValueError):
             pass  # the reader went away: output is best effort, the stack runs on
@@ -281,6 +296,7 @@ class StreamSink:
             self._block = ""
             self._cond.notify()
         self._thread.join(timeout)
+        backlog.mark(self, False)
         if self.log_files is not None:
             self.log_files.close()
 
@@ -309,33 +325,30 @@ def make_sink(
     return sink
 
 
-def _write_all(stream: TextIO, data: bytes) -> None:
-    """`data` (UTF-8) on `stream`, all of it: as bytes to its binary buffer when it has one.
+def _write_all(stream: TextIO, pieces: Sequence[Buffer]) -> None:
+    """`pieces` (UTF-8), in order, on `stream`, all of them: by writev(2) to its descriptor
+    when it has one (what was written to it as text flushed first).
 
     With PYTHONUNBUFFERED (or `python -u`), sys.stdout writes through a raw FileIO: a write(2)
     that a signal interrupts after part of the data returns a short count, which TextIOWrapper
     ignores, and the rest of the batch is lost without an error. Behind a full pipe that is a
     matter of time, since signals (SIGCHLD of every probe command) keep coming. So the bytes go
-    out here, to the end; a buffered stream already does this itself.
+    out here, to the end (launcher/runtime/pieces.py).
     """
     buffer = getattr(stream, "buffer", None)
     if not isinstance(buffer, io.RawIOBase | io.BufferedIOBase):  # a text stream alone
-        stream.write(data.decode("utf-8", "replace"))
+        stream.write(b"".join(pieces).decode("utf-8", "replace"))
         return
     encoding = codecs.lookup(stream.encoding or "utf-8").name
     if encoding != "utf-8":
-        data = data.decode("utf-8", "replace").encode(encoding, "replace")
-    stream.flush()  # what was written to it as text comes first
-    if not isinstance(buffer, io.RawIOBase):
-        buffer.write(data)
+        pieces = [b"".join(pieces).decode("utf-8", "replace").encode(encoding, "replace")]
+    stream.flush()  # what was written to it as text comes first (a TextIOWrapper flushes its buffer)
+    try:
+        fd = buffer.fileno()
+    except (OSError, ValueError):  # io.BytesIO and the like: no descriptor
+        buffer.write(b"".join(pieces))
         return
-    view = memoryview(data)
-    while view:
-        written = buffer.write(view)
-        if written is None:  # a non-blocking stream that is full: wait until it takes more
-            select.select([], [buffer.fileno()], [])
-            continue
-        view = view[written:]
+    write_pieces(fd, pieces)
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -1,8 +1,9 @@
 """The services' colours and when to use colour: `run`'s output (launcher/runtime/output.py)
 and `launcher logs` print a service's name the same way.
 
-`logs` is a quick command (no colorama, no runtime), so the colours are the ANSI sequences
-themselves (colorama's Fore constants are these strings) and this module imports nothing.
+The colours are the ANSI sequences themselves (what colorama's constants hold): `logs` is a
+quick command, and the running launcher idles smaller without colorama (and the ctypes it
+imports), so this module imports nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ COLOURS = [
     "\x1b[94m",  # light blue
 ]
 RESET = "\x1b[0m"
+BRIGHT = "\x1b[1m"  # the launcher's own name
+# The launcher's own lines by severity (an event's `level`): "info" stays plain.
+LEVEL_COLOURS = {"error": "\x1b[31m" + BRIGHT, "warning": "\x1b[33m", "ok": "\x1b[32m"}
 
 
 def use_colour(stream: TextIO, colour: bool | None, environ: Mapping[str, str]) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 import signal
 import subprocess
@@ -29,6 +30,7 @@ from typing import Protocol
 import psutil
 
 from launcher.core.errors import SpawnError
+from launcher.runtime import backlog
 from launcher.runtime.lines import LineSplitter
 
 # After the leader exited, how long its pipes may take to reach EOF before they are closed.
@@ -41,7 +43,8 @@ STREAMS = {1: "stdout", 2: "stderr"}
 # less than BATCH_PAUSE (a service writing line by line, unbuffered), means a busy service:
 # its pipe rests for BATCH_PAUSE, so that the next read takes what came meanwhile instead of
 # one chunk per write of the service. A service that writes a line now and then is read at
-# once, as always.
+# once, as always. While the launcher's output is behind its reader (launcher/runtime/backlog.py),
+# a full pipe rests too: reading it sooner would only move its lines into the spill file.
 BATCH_BYTES = 4 * 1024
 BATCH_PAUSE = 0.005
 PIPE = 64 * 1024  # Linux's default pipe capacity
@@ -74,9 +77,10 @@ class _Protocol(asyncio.SubprocessProtocol):
         self._read_at[fd] = now
         # Full within a page: a pipe holds pages, and writes that do not fill their last one
         # (Python's buffered stdout writes 8,160 bytes of 80-byte lines) leave it short.
-        if len(data) > min(self._capacity.get(fd, PIPE), FLOOD_PIPE) - PAGE:
+        full = len(data) > min(self._capacity.get(fd, PIPE), FLOOD_PIPE) - PAGE
+        if full:
             self._grow(fd)
-        elif soon or len(data) >= BATCH_BYTES:
+        if backlog.behind() or (not full and (soon or len(data) >= BATCH_BYTES)):
             self._rest(fd)
 
     def _pipe(self, fd: int) -> asyncio.ReadTransport | None:
@@ -267,6 +271,124 @@ async def _discard(creating: asyncio.Future[tuple[asyncio.SubprocessTransport, _
     handle = ProcessHandle(*creating.result())
     handle.kill()
     await handle.aclose()
+
+
+async def adopt(process: subprocess.Popen[bytes], on_output: OnOutput) -> ProcessHandle:
+    """A process spawned before the event loop ran (launcher/runtime/firstspawn.py), from now
+    on read and watched as one that spawn() started: the same protocol reads its pipes (what
+    it wrote meanwhile waited in them), its exit is seen through a pidfd."""
+    protocol = _Protocol(on_output)
+    transport = _Adopted(process, protocol)
+    await transport.connect()
+    return ProcessHandle(transport, protocol)
+
+
+class _Adopted(asyncio.SubprocessTransport):
+    """The subprocess transport of an adopted process: what asyncio's own does for a process
+    it spawns (its pipes as read transports, the exit reaped and told, then the end), for a
+    process it did not."""
+
+    def __init__(self, process: subprocess.Popen[bytes], protocol: _Protocol) -> None:
+        super().__init__()
+        self._process = process
+        self._protocol = protocol
+        self._loop = asyncio.get_running_loop()
+        self._pipes: dict[int, asyncio.ReadTransport] = {}
+        self._open: set[int] = set()  # the pipes not at EOF yet
+        self._returncode: int | None = None
+        self._pidfd = -1
+        self._closed = False
+
+    async def connect(self) -> None:
+        self._protocol.connection_made(self)
+        for fd, pipe in ((1, self._process.stdout), (2, self._process.stderr)):
+            if pipe is None:
+                continue
+            transport, _ = await self._loop.connect_read_pipe(functools.partial(_AdoptedPipe, self, fd), pipe)
+            assert isinstance(transport, asyncio.ReadTransport)
+            self._pipes[fd] = transport
+            self._open.add(fd)
+        self._pidfd = os.pidfd_open(self._process.pid)
+        self._loop.add_reader(self._pidfd, self._exited)
+
+    def _exited(self) -> None:
+        self._unwatch()
+        try:
+            _, status = os.waitpid(self._process.pid, 0)
+            self._returncode = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped elsewhere: its code is lost
+            self._returncode = 255
+        self._process.returncode = self._returncode  # Popen knows: nothing to wait for
+        self._protocol.process_exited()
+        self._maybe_lost()
+
+    def _unwatch(self) -> None:
+        if self._pidfd >= 0:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+
+    def pipe_data(self, fd: int, data: bytes) -> None:
+        self._protocol.pipe_data_received(fd, data)
+
+    def pipe_lost(self, fd: int, exc: Exception | None) -> None:
+        self._protocol.pipe_connection_lost(fd, exc)
+        self._open.discard(fd)
+        self._maybe_lost()
+
+    def _maybe_lost(self) -> None:
+        if not self._open and self._returncode is not None and not self._closed:
+            self._closed = True
+            self._protocol.connection_lost(None)
+
+    def get_pid(self) -> int:
+        return self._process.pid
+
+    def get_returncode(self) -> int | None:
+        return self._returncode
+
+    def get_pipe_transport(self, fd: int) -> asyncio.BaseTransport | None:
+        return self._pipes.get(fd)
+
+    def send_signal(self, sig: int) -> None:
+        self._process.send_signal(sig)
+
+    def terminate(self) -> None:
+        self._process.terminate()
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    def is_closing(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """As asyncio's: the pipes closed, the process killed if it still runs."""
+        for pipe in self._pipes.values():
+            pipe.close()
+        if self._returncode is None and self._process.poll() is None:
+            self._process.kill()
+        if self._pidfd >= 0 and self._returncode is None:
+            return  # its exit is still to be reaped, by _exited()
+        self._unwatch()
+        if not self._closed:
+            self._closed = True
+            self._protocol.connection_lost(None)
+
+
+class _AdoptedPipe(asyncio.Protocol):
+    """One output pipe of an adopted process, told to its subprocess protocol as asyncio's
+    own subprocess transport tells it."""
+
+    def __init__(self, owner: _Adopted, fd: int) -> None:
+        self._owner = owner
+        self._fd = fd
+
+    def data_received(self, data: bytes) -> None:
+        self._owner.pipe_data(self._fd, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner.pipe_lost(self._fd, exc)
 
 
 class ReadyPipe:

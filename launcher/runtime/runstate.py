@@ -34,7 +34,9 @@ STATE_WRITE_DELAY = 0.05
 
 
 class RunState:
-    def __init__(self, root: Path, sink: Sink, run_id: str, config: Path) -> None:
+    def __init__(self, root: Path, sink: Sink, run_id: str, config: Path, lock: int | None = None) -> None:
+        """`lock`: the project's lock, taken already (launcher/runtime/firstspawn.py, which
+        takes it only where no state file is left: claim() has nothing more to do)."""
         self.root = root
         self.config = config  # the configuration file, recorded for the client commands
         self.sink = sink
@@ -42,7 +44,7 @@ class RunState:
         # The control API's unix socket, recorded for the clients. `launcher run` binds it (and
         # it listens) before the stack starts: a client that comes before the API serves it waits.
         self.api: str | None = None
-        self._lock: int | None = None  # the project's launcher lock (statefile.lock)
+        self._lock = lock  # the project's launcher lock (statefile.lock)
         self._pending: asyncio.TimerHandle | None = None
         self._unwritable = False  # said once: the state file could not be written
         self._registered: int | None = None  # the pid listed in the registry

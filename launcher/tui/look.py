@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from rich.style import Style
 from rich.text import Text
 
-from launcher.runtime.output import LEVEL_COLOURS
-from launcher.runtime.palette import COLOURS
+from launcher.runtime.palette import COLOURS, LEVEL_COLOURS
 from launcher.runtime.states import LEVELS, ServiceState
 
 LAUNCHER = Style(bold=True)  # the launcher's own name, as in `run`'s output

@@ -70,3 +70,21 @@ def test_lines_of_str_keep_their_strings() -> None:
     assert list(lines) == ["caf\u00e9", "bad \udcff surrogate"]
     assert Lines.of(lines) is lines
     assert Lines.of([]) == []
+
+
+def test_the_prefixed_lines_come_in_pieces_that_join_to_the_same_bytes() -> None:
+    lines = Lines(b"a\n\nc\n")
+    parts = lines.prefixed_parts(b"> ")
+    assert b"".join(parts) == b"> a\n> \n> c\n" == Lines(b"a\n\nc\n").prefixed(b"> ")
+    assert len(lines) == 3
+    assert Lines(b"a\nb\n").prefixed_parts(b"") == [b"a\nb\n"]
+    assert Lines(b"").prefixed_parts(b"> ") == []
+
+
+def test_a_chunk_that_completes_a_line_is_joined_to_its_start() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"he") == []
+    assert splitter.feed(b"ll") == []
+    lines = splitter.feed(b"o\nwor")
+    assert lines.data == b"hello\n"
+    assert splitter.feed(b"ld\n").data == b"world\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import time
 from typing import Any
 
 import psutil
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import launcher
 from launcher.control.metrics import StackMetrics, tree_usage
+from launcher.control.probe_counts import ProbeCounts
 from launcher.runtime.orchestrator import Orchestrator
 from launcher.runtime.output import make_sink
 from launcher.runtime.probes import ProbeResult
@@ -100,3 +102,27 @@ def test_tree_usage_of_a_gone_process_is_zero() -> None:
     gone = max(psutil.pids()) + 100_000
     assert tree_usage({"gone": gone}) == {"gone": (0.0, 0)}
     assert tree_usage({}) == {}
+
+
+def test_checks_counted_before_the_metrics_exist_are_scraped(project: ProjectFactory) -> None:
+    # `launcher run` counts from the start and builds the metrics at its API's first client.
+    plan = launcher.load(project(CONFIG) / "launcher.toml").plan()
+    orchestrator = Orchestrator(plan, sink=make_sink(io.StringIO()), state_file=False)
+    counts = ProbeCounts(plan)
+    counts.observe("api", "readiness", ProbeResult(False, "connection refused", 0.001))  # le="0.001"
+    counts.observe("api", "readiness", ProbeResult(True, "HTTP 200", 0.0011))
+    metrics = StackMetrics(orchestrator, counts)
+    counts.observe("api", "liveness", ProbeResult(True, "connected", 5.0))  # over every bound
+    families = scrape(metrics)
+    labels = {"service": "api", "probe": "readiness"}
+    assert samples(families, "launcher_probe_duration_seconds_count", **labels) == [2]
+    assert samples(families, "launcher_probe_duration_seconds_bucket", le="0.001", **labels) == [1]
+    assert samples(families, "launcher_probe_duration_seconds_bucket", le="0.0025", **labels) == [2]
+    assert samples(families, "launcher_probe_failures_total", **labels) == [1]
+    liveness = {"service": "api", "probe": "liveness"}
+    assert samples(families, "launcher_probe_duration_seconds_bucket", le="1.0", **liveness) == [0]
+    assert samples(families, "launcher_probe_duration_seconds_bucket", le="+Inf", **liveness) == [1]
+    # As prometheus-client's own Histogram and Counter: when each series began.
+    created = samples(families, "launcher_probe_failures_created", **labels)
+    assert created == samples(families, "launcher_probe_duration_seconds_created", **labels)
+    assert created[0] == pytest.approx(time.time(), abs=60)

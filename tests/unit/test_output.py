@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 
+from launcher.runtime.lines import Lines
 from launcher.runtime.output import Formatter, ProgressRow, StreamSink, make_sink, render_progress, use_colour
 
 
@@ -169,3 +171,46 @@ def test_every_line_of_a_large_chunk_is_prefixed_in_the_terminal_and_stamped_in_
     assert all(re.match(r"\d\d:\d\d:\d\d api +\| ", line) for line in printed)
     logged = (tmp_path / "api.log").read_text().splitlines()
     assert [line.split(" ", 1)[1] for line in logged] == [f"line {i:05d}" for i in range(5000)]
+
+
+def test_an_output_behind_its_reader_says_so_until_it_caught_up() -> None:
+    from launcher.runtime import backlog
+    from launcher.runtime.output import BEHIND_BYTES
+
+    pipe = BlockedPipe()
+    sink = StreamSink(pipe, Formatter(["a"], "text", False))  # type: ignore[arg-type]
+    line = "x" * 1000
+    sink.lines("a", "stdout", [line] * 10)
+    assert not backlog.behind()  # a few KiB wait: not behind
+    sink.lines("a", "stdout", [line] * (BEHIND_BYTES // 1000))
+    assert backlog.behind()
+    pipe.open.set()
+    wait_until(lambda: not backlog.behind(), 10, message="the output caught up")
+    sink.close()
+    assert "".join(pipe.data).count(line) == 10 + BEHIND_BYTES // 1000
+
+
+def test_a_flood_behind_a_pipe_arrives_whole_through_the_spill_file() -> None:
+    read_fd, write_fd = os.pipe()
+    stream = open(write_fd, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+    sink = StreamSink(stream, Formatter(["a"], "text", False), memory_limit=64 * 1024)
+    got: list[bytes] = []
+
+    def read_all() -> None:
+        while data := os.read(read_fd, 65536):
+            got.append(data)
+
+    count = 50_000
+    # Nothing reads the pipe yet: the sink spills, then writes it all back in order.
+    for i in range(0, count, 500):
+        sink.lines("a", "stdout", Lines(b"".join(b"line %06d\n" % n for n in range(i, i + 500))))
+    assert sink._spill is not None
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    sink.close(timeout=30)
+    stream.close()
+    reader.join(30)
+    os.close(read_fd)
+    text = b"".join(got).decode()
+    assert re.findall(r"line (\d{6})", text) == [f"{n:06d}" for n in range(count)]
+    assert "lines behind a slow reader; none were lost" in text
