@@ -16,8 +16,6 @@ TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from launcher.config.loader import Loaded
-    from launcher.plan.modes import Mode
     from launcher.plan.spec import Plan
 
 
@@ -82,11 +80,11 @@ def _check(args: argparse.Namespace, key: list[str]) -> int:
 
 def _validated(args: argparse.Namespace, key: list[str]) -> int:
     _import_models()
-    from launcher.cli.project import require_interpreter
+    from launcher.cli.project import plan_args, require_interpreter
     from launcher.config import checkcache
     from launcher.plan.environment import shadowed
 
-    loaded, plan = _planned(args, args.profile)
+    loaded, plan = plan_args(args, args.profile)
     require_interpreter(loaded, plan)  # it runs the apps and tasks: asked without importing
     # Warnings refuse nothing: the lines ignored in env files, the declared variables that
     # hide injected ones.
@@ -99,7 +97,7 @@ def _validated(args: argparse.Namespace, key: list[str]) -> int:
     plans = [plan]
     if args.all_profiles:
         for name in loaded.profiles:
-            configured, other = _planned(args, name)
+            configured, other = plan_args(args, name)
             require_interpreter(configured, other)
             plans.append(other)
             warnings += [w for w in shadowed(configured, other, os.environ) if w not in warnings]
@@ -127,29 +125,6 @@ def _import_models() -> None:
         import launcher.config.model  # noqa: F401 - built here, used by the loader
     finally:
         del os.environ[PLUGINS_OFF]
-
-
-def _planned(args: argparse.Namespace, profile: str | None) -> tuple[Loaded, Plan]:
-    """What `project.plan_args` gives (the multi plan, or every problem of it and of the plan in
-    shared mode, LCH-1029), without compiling a shared-mode plan that could host nothing: that
-    one is the multi plan again, with the same problems (half of the plans' time)."""
-    from launcher.cli.project import load_args
-    from launcher.core.diagnostics import Diagnostic, in_file_order
-    from launcher.core.errors import ConfigError
-    from launcher.plan.compiler import build_plan, shared_plan_differs
-
-    loaded = load_args(args, profile, partial=True)
-    modes: tuple[Mode, ...] = ("multi", "shared") if shared_plan_differs(loaded) else ("multi",)
-    plans: list[Plan] = []
-    problems: list[Diagnostic] = []
-    for mode in modes:
-        try:
-            plans.append(build_plan(loaded, environ=os.environ, mode=mode, find_modules=True))
-        except ConfigError as error:  # every problem of both plans at once
-            problems += error.diagnostics
-    if problems:
-        raise ConfigError(in_file_order(problems))
-    return loaded, plans[0]
 
 
 def _modules(plans: list[Plan]) -> list[Path]:

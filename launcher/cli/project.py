@@ -13,7 +13,7 @@ from launcher.config import discovery
 from launcher.config.loader import Loaded, load
 from launcher.core.diagnostics import Diagnostic, in_file_order
 from launcher.core.errors import ConfigError
-from launcher.plan.compiler import build_plan
+from launcher.plan.compiler import build_plan, shared_plan_differs
 from launcher.plan.modes import Mode, decide_mode
 from launcher.plan.spec import Plan
 
@@ -119,11 +119,12 @@ def _debugged(plan: Plan, loaded: Loaded, args: argparse.Namespace) -> Plan:
 
 def plan_args(args: argparse.Namespace, profile: str | None = None) -> tuple[Loaded, Plan]:
     """The multi-process plan; a stack that may run shared (mode auto or shared) must also
-    plan in shared mode, whose rules are stricter (LCH-1029)."""
+    plan in shared mode, whose rules are stricter (LCH-1029). Not when a shared plan could host
+    nothing: that one is the multi plan again, with the same problems (half the planning time)."""
     loaded = load_args(args, profile, partial=True)
     plans: list[Plan] = []
     problems: list[Diagnostic] = []
-    modes: tuple[Mode, ...] = ("multi",) if loaded.config.launcher.mode == "multi" else ("multi", "shared")
+    modes: tuple[Mode, ...] = ("multi", "shared") if shared_plan_differs(loaded) else ("multi",)
     for mode in modes:
         try:
             plans.append(build_plan(loaded, environ=os.environ, mode=mode, find_modules=True))

@@ -165,7 +165,9 @@ def _pidfd_child_watcher() -> Iterator[None]:
     """
     import asyncio
 
-    if sys.version_info >= (3, 12) or not _has_pidfd():
+    from launcher.runtime.firstspawn import has_pidfd
+
+    if sys.version_info >= (3, 12) or not has_pidfd():
         yield
         return
     policy = asyncio.get_event_loop_policy()
@@ -176,15 +178,6 @@ def _pidfd_child_watcher() -> Iterator[None]:
         yield
     finally:
         policy.set_child_watcher(previous)
-
-
-def _has_pidfd() -> bool:
-    """Linux 5.3 or later (os.pidfd_open exists wherever Python was built on a recent kernel)."""
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except (AttributeError, OSError):
-        return False
-    return True
 
 
 def _tui_problem(args: argparse.Namespace) -> str | None:

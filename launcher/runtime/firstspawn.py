@@ -21,14 +21,13 @@ stack. Stdlib only, on purpose: nothing here may import what it is there to get 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import subprocess
-import sys
 
 from launcher.runtime.environment import child_environment, launcher_environment
-from launcher.runtime.statejson import STATE_DIR, STATE_FILE
+from launcher.runtime.reaper import launch
+from launcher.runtime.statejson import STATE_DIR, STATE_FILE, take_lock
 
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
@@ -36,11 +35,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from launcher.plan.spec import Plan
-
-REAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reaper.py")
-# statefile.LOCK_FILE: statefile imports dataclasses and json (some 20 ms), which the first
-# spawns are not to wait for; the project's `.launcher/` exists already (the plan cache is in it).
-LOCK_FILE = "launcher.lock"
 
 
 # What a process spawned ahead is spawned from: argv, working directory, the environment its
@@ -108,25 +102,20 @@ def spawn_first(root: str, python: str, first: Sequence[Ahead]) -> FirstSpawns |
     """Spawn `first` (ahead() of the plan of the project at `root`, whose interpreter is
     `python`); None when there is none, or when this is the runtime's to decide (a state file
     left, the lock taken, no pidfds to watch the processes with)."""
-    if not first or not _has_pidfd():
+    if not first or not has_pidfd():
         return None
     directory = os.path.join(root, STATE_DIR)
     if os.path.exists(os.path.join(directory, STATE_FILE)):
         return None
-    lock = _lock(directory)
+    # The project's `.launcher/` exists already: the plan cache is in it.
+    try:
+        lock = take_lock(directory)
+    except OSError:
+        return None
     if lock is None:
         return None
     run_id = os.urandom(6).hex()
-    # As process.Reaper.start() starts it (see there why -I -S).
-    reaper = subprocess.Popen(
-        [sys.executable, "-I", "-S", REAPER, run_id],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        bufsize=0,
-    )
+    reaper = launch(run_id)
     spawned = FirstSpawns(run_id, lock, reaper)
     # The orchestrator's base environment (Orchestrator._context()).
     base = {**launcher_environment(os.environ, python), "LAUNCHER_RUN": run_id}
@@ -152,21 +141,8 @@ def spawn_first(root: str, python: str, first: Sequence[Ahead]) -> FirstSpawns |
     return spawned
 
 
-def _lock(directory: str) -> int | None:
-    """statefile.lock() of a `.launcher/` that exists: the lock's fd, or None when taken."""
-    try:
-        fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _has_pidfd() -> bool:
+def has_pidfd() -> bool:
+    """Linux 5.3 or later (os.pidfd_open exists wherever Python was built on a recent kernel)."""
     try:
         os.close(os.pidfd_open(os.getpid()))
     except (AttributeError, OSError):

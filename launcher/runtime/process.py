@@ -21,7 +21,6 @@ import functools
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Protocol
 import psutil
 
 from launcher.core.errors import SpawnError
-from launcher.runtime import backlog
+from launcher.runtime import backlog, reaper
 from launcher.runtime.lines import LineSplitter
 
 # After the leader exited, how long its pipes may take to reach EOF before they are closed.
@@ -429,34 +428,15 @@ class ReadyPipe:
 class Reaper:
     """The launcher's side of `launcher.runtime.reaper`: register groups; a clean close kills nothing."""
 
-    # The reaper runs as a script with `-I -S`: it is stdlib only, so it needs no site (the
-    # .pth files of the environment), no PYTHON* variables, no user site, and must not find the
-    # project's own modules first on sys.path (a project's enum.py would break it). That also
-    # halves its start-up, which competes for the CPU with the stack's first services.
-    SCRIPT = str(Path(__file__).with_name("reaper.py"))
-
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self._process = process
         self._closed = False
 
     @classmethod
     def start(cls, run_id: str) -> Reaper:
-        """Start the reaper: a fork and an exec, nothing here waits for it to run.
-
-        A plain Popen, not asyncio's subprocess: the event loop has nothing to watch in this
-        child until the end (and on Python 3.11 watching costs a thread started per child, on
-        the way to the first service's spawn); aclose() waits for its exit.
-        """
-        process = subprocess.Popen(
-            [sys.executable, "-I", "-S", cls.SCRIPT, run_id],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            close_fds=True,
-            bufsize=0,
-        )
-        return cls(process)
+        """Start the reaper (reaper.launch(): nothing here waits for it to run; aclose() waits
+        for its exit)."""
+        return cls(reaper.launch(run_id))
 
     def _send(self, line: str) -> None:
         # A blocking write, but of a few bytes into a pipe the reaper drains as they come: the

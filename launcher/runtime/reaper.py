@@ -30,7 +30,34 @@ try:
 except ImportError:  # not CPython
     import signal
 
+TYPE_CHECKING = False  # not typing's: the reaper imports as little as it can
+if TYPE_CHECKING:
+    import subprocess
+
 GRACE = 0.5
+
+
+def launch(run_id: str) -> subprocess.Popen[bytes]:
+    """Start the reaper of the run `run_id` (the launcher's side, launcher/runtime/process.py
+    Reaper and launcher/runtime/firstspawn.py): a fork and an exec, nothing waits for it to run.
+
+    A plain Popen, not asyncio's subprocess: the event loop has nothing to watch in this child
+    until the end. Run as a script with `-I -S`: it is stdlib only, so it needs no site (the
+    .pth files of the environment), no PYTHON* variables, no user site, and must not find the
+    project's own modules first on sys.path (a project's enum.py would break it). That also
+    halves its start-up, which competes for the CPU with the stack's first services.
+    """
+    import subprocess
+
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", os.path.abspath(__file__), run_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        bufsize=0,
+    )
 
 
 def _signal_groups(groups: set[int], sig: int) -> None:

@@ -7,7 +7,6 @@ stack, or the leftovers of a dead one.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
@@ -18,9 +17,8 @@ from typing import Any
 # Where the file is, and reading its JSON: statejson.py, which the client commands use alone.
 from launcher.runtime.statejson import STATE_DIR as STATE_DIR
 from launcher.runtime.statejson import STATE_FILE as STATE_FILE
-from launcher.runtime.statejson import read_json
+from launcher.runtime.statejson import read_json, take_lock
 
-LOCK_FILE = "launcher.lock"
 # `.launcher/` holds state, logs and a lock: none of it belongs in the project's repository, so
 # the directory ignores itself (as a virtualenv's `.gitignore` of `*` does).
 GITIGNORE = "*\n"
@@ -115,11 +113,4 @@ def lock(root: Path) -> int | None:
     """Take the project's launcher lock: an fd to keep open while the stack runs, or None when
     another launcher holds it. The kernel releases it when the holder dies, even by SIGKILL, so
     unlike a pid in the state file it can neither go stale nor be taken twice at once."""
-    directory = make_state_dir(root)
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    return take_lock(make_state_dir(root))

@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 
 STATE_DIR = ".launcher"
 STATE_FILE = "state.json"
+LOCK_FILE = "launcher.lock"
+
+
+def take_lock(directory: str | os.PathLike[str]) -> int | None:
+    """Take the launcher lock of the state directory `directory`: an fd to keep open while the
+    stack runs, or None when another launcher holds it (launcher/runtime/statefile.py lock(),
+    and firstspawn.py, which must not wait for statefile's imports)."""
+    import fcntl
+
+    fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def state_path(root: str | os.PathLike[str]) -> str:
