@@ -14,9 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol, TypeVar
 
@@ -134,6 +137,66 @@ class Events:
         return [float(w[-1]) for w in self.lines() if w[:2] == [name, event]]
 
 
+@dataclass(frozen=True)
+class StackProject:
+    """A project of tests/programs services: its root, the events file they append to, and a
+    block of free ports (`low` to `high`) for its `[launcher] ports`."""
+
+    root: Path
+    events: Events
+    low: int
+    high: int
+
+    def write(self, services: str, launcher: str = "") -> None:
+        """Write launcher.toml: `[launcher]` with `ports` (the block) and the lines `launcher`
+        adds to it (`'name = "shop"'`), then `services` (the tables after it); both dedented."""
+        extra = textwrap.dedent(launcher).strip()
+        head = f"\n[launcher]\nports = [{self.low}, {self.high}]\n" + (f"{extra}\n" if extra else "")
+        (self.root / "launcher.toml").write_text(head + textwrap.dedent(services))
+
+
+def stack_project(
+    project: ProjectFactory,
+    size: int = 20,
+    files: Mapping[str, str | bytes] | None = None,
+    name: str | None = None,
+) -> StackProject:
+    """A new project (`files` in it, `name` its directory) with its events file and a block of
+    `size` free ports; `.write(services)` writes its launcher.toml."""
+    low, high = free_port_block(size)
+    root = project(files=files, name=name)
+    return StackProject(root, Events(root / "events"), low, high)
+
+
+def web_stack(
+    project: ProjectFactory,
+    follower: str = "worker",
+    command: Sequence[str] | None = None,
+    extra: str = "",
+    files: Mapping[str, str | bytes] | None = None,
+    name: str | None = None,
+) -> Path:
+    """A project of a small stack, as `up -d` tests bring up: web (tests/programs/http_ok, ready
+    on /health) and `follower` after it (running `command`, the sleeper by default), stopped
+    within 5 s; `extra` adds tables to its launcher.toml."""
+    stack = stack_project(project, 10, files, name)
+    stack.write(
+        f"""
+[services.web]
+command = {toml_list(program("http_ok"))}
+port = "auto"
+probe = {{ http = "/health" }}
+
+[services.{follower}]
+command = {toml_list(command or program("sleeper"))}
+depends_on = ["web"]
+"""
+        + textwrap.dedent(extra),
+        launcher="stop_timeout = 5",
+    )
+    return stack.root
+
+
 class LauncherRun:
     """`python -m launcher run ARGS` in `project`, in its own session (so that signals sent to
     it reach it alone, as a terminal's would reach a foreground job).
@@ -248,6 +311,24 @@ def service(name: str, events: Events, *flags: str) -> str:
     return toml_list(program("stack_service", name, "--events", str(events.path), *flags))
 
 
+def asgi_app(body: str) -> str:
+    """The source of a module whose `app` is an ASGI app that goes through its lifespan and
+    answers every request with `body` (a Python expression of bytes: `'b"ok"'`)."""
+    return f"""
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({{"type": "lifespan.startup.complete"}})
+            elif message["type"] == "lifespan.shutdown":
+                await send({{"type": "lifespan.shutdown.complete"}})
+                return
+    await send({{"type": "http.response.start", "status": 200, "headers": []}})
+    await send({{"type": "http.response.body", "body": {body}}})
+"""
+
+
 def cli(cwd: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     """`python -m launcher ARGS` in `cwd`, without colour, its output captured."""
     return subprocess.run(
@@ -258,6 +339,33 @@ def cli(cwd: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProce
         text=True,
         timeout=timeout,
     )
+
+
+@contextmanager
+def following(root: Path, *args: str) -> Iterator[Path]:
+    """`launcher logs -f ARGS` in `root`, without colour, writing to root/follow.out (given to
+    the block); the block ends the stack, and the follower must then end by itself: exit code 0,
+    nothing on stderr (killed if it did not)."""
+    output = root / "follow.out"
+    with output.open("w") as sink:
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "launcher", "--no-color", "logs", "-f", *args],
+            cwd=root,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    try:
+        yield output
+        assert follower.wait(10) == 0
+        assert follower.stderr is not None
+        assert follower.stderr.read() == ""
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+        if follower.stderr is not None:
+            follower.stderr.close()
 
 
 def copy_demo(root: Path) -> Path:

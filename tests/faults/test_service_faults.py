@@ -39,6 +39,7 @@ from helpers import (
     free_port_block,
     program,
     service,
+    stack_project,
     toml_list,
     wait_until,
 )
@@ -175,17 +176,13 @@ def ports_of(root: Path) -> dict[str, int]:
 def test_a_service_that_crashes_during_start_fails_skips_its_dependents_and_rolls_back(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
+    stack = stack_project(project)
     # db depends on cache so that cache is surely up (and listening) when db crashes: the rollback
     # then has a running service to stop. db has a port, so it must become ready through it, and
     # exits (code 3) before it does, on both attempts.
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack.write(f"""
 [services.cache]
-command = {service("cache", events, "--listen")}
+command = {service("cache", stack.events, "--listen")}
 port = "auto"
 [services.db]
 command = {toml_list(program("crashes", "--code", "3", "--after", "0.2", "--lines", "3"))}
@@ -194,11 +191,11 @@ depends_on = ["cache"]
 start_retries = 1
 backoff = {{ initial = 0.1 }}
 [services.api]
-command = {service("api", events, "--listen")}
+command = {service("api", stack.events, "--listen")}
 port = "auto"
 depends_on = ["db"]
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     assert launcher.wait(30) == 1
     output = launcher.output
     assert (
@@ -207,101 +204,89 @@ depends_on = ["db"]
     ), output
     assert service_lines(output, "db").count("crashing with code 3") == 2
     assert "[api] skipped: dependency 'db' failed" in output
-    assert not events.count("api", "started"), "a dependent of the failed service was started"
+    assert not stack.events.count("api", "started"), "a dependent of the failed service was started"
     # Rolled back: cache, which had started, was stopped.
-    assert events.count("cache", "stopping") == 1
-    assert_nothing_left(events.pids("cache"), range(low, high + 1), root=root)
+    assert stack.events.count("cache", "stopping") == 1
+    assert_nothing_left(stack.events.pids("cache"), range(stack.low, stack.high + 1), root=stack.root)
 
 
 def test_a_service_that_crashes_after_ready_fails_and_the_rest_runs_on(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
+    stack = stack_project(project)
     # restart = "no" and a failure code: `failed`, and a service that fails after its start does
     # not stop the rest of the stack (its dependent included, which was already running).
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack.write(f"""
 [services.crashy]
-command = {service("crashy", events, "--listen", "--exit", "1", "--exit-when", "after started")}
+command = {service("crashy", stack.events, "--listen", "--exit", "1", "--exit-when", "after started")}
 port = "auto"
 [services.after]
-command = {service("after", events, "--listen")}
+command = {service("after", stack.events, "--listen")}
 port = "auto"
 depends_on = ["crashy"]
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     launcher.wait_output("[crashy] ready -> failed: exited with code 1")
-    ports = ports_of(root)
+    ports = ports_of(stack.root)
     processes = tree(launcher)
-    [crashy] = events.pids("crashy")
-    [after] = events.pids("after")
+    [crashy] = stack.events.pids("crashy")
+    [after] = stack.events.pids("after")
     assert not alive(crashy)
     assert not listening(ports["crashy"])
     assert alive(after)
     assert launcher.process.poll() is None, "the launcher gave up although a service is running"
-    assert service_status(root, "crashy")["state"] == "failed"
-    assert service_status(root, "after")["state"] == "ready"
+    assert service_status(stack.root, "crashy")["state"] == "failed"
+    assert service_status(stack.root, "after")["state"] == "ready"
     assert "restarting" not in launcher.output
     code, _ = stopped(launcher)
     assert code == 130
-    assert events.count("crashy", "started") == 1
-    assert_nothing_left([*processes, after], ports.values(), root=root)
+    assert stack.events.count("crashy", "started") == 1
+    assert_nothing_left([*processes, after], ports.values(), root=stack.root)
 
 
 def test_a_service_that_hangs_without_becoming_ready_fails_at_its_start_timeout(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
+    stack = stack_project(project)
     # It runs but never listens on its port, and holds a grandchild (which must go with each
     # timed-out attempt's group).
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack.write(f"""
 [services.hung]
-command = {service("hung", events, "--grandchild")}
+command = {service("hung", stack.events, "--grandchild")}
 port = "auto"
 start_timeout = 1
 start_retries = 1
 stop_timeout = 1
 backoff = {{ initial = 0.1 }}
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     began = time.monotonic()
     assert launcher.wait(30) == 1
     took = time.monotonic() - began
     output = launcher.output
     assert "error[LCH-2003]: service 'hung' failed to start: was not ready within 1s" in output, output
     assert "(after 2 attempts)" in output
-    pids = events.pids("hung")
+    pids = stack.events.pids("hung")
     assert len(pids) == 2
     # Each attempt had its 1 s (the state file appears a moment after the launcher started).
     assert took >= 1.5
-    assert_nothing_left(pids, range(low, high + 1), root=root)
+    assert_nothing_left(pids, range(stack.low, stack.high + 1), root=stack.root)
 
 
 def test_a_service_that_ignores_sigterm_is_sigkilled_after_stop_timeout(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack = stack_project(project)
+    stack.write(f"""
 [services.stubborn]
-command = {service("stubborn", events, "--listen", "--ignore-term", "--grandchild")}
+command = {service("stubborn", stack.events, "--listen", "--ignore-term", "--grandchild")}
 port = "auto"
 stop_timeout = 1
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     launcher.wait_output("1/1 services ready")
     wait_until(lambda: len(launcher.services()) == 2, 10, message="the service and its grandchild")
-    ports = ports_of(root)
+    ports = ports_of(stack.root)
     processes = tree(launcher)
     code, took = stopped(launcher)
     assert code == 130
@@ -310,7 +295,7 @@ stop_timeout = 1
     assert "[stubborn] stopping -> stopped: exit code -9" in output, output
     # SIGKILL came after stop_timeout, and not much later.
     assert 1.0 <= took < 10.0
-    assert_nothing_left(processes, ports.values(), root=root)
+    assert_nothing_left(processes, ports.values(), root=stack.root)
 
 
 def test_a_grandchild_holding_the_output_pipe_does_not_hold_up_the_services_exit(
@@ -346,58 +331,50 @@ depends_on = ["setup"]
 def test_a_service_that_daemonizes_inside_its_group_leaves_no_daemon(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
-    pidfile = root / "daemon.pid"
+    stack = stack_project(project)
+    pidfile = stack.root / "daemon.pid"
     # The service forks, the child calls setsid and forks again: the daemon is in no group of the
     # launcher's and no descendant of it; only the LAUNCHER_RUN marker leads to it.
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack.write(f"""
 [services.forker]
-command = {service("forker", events, "--daemon", str(pidfile), "--listen")}
+command = {service("forker", stack.events, "--daemon", str(pidfile), "--listen")}
 port = "auto"
 stop_timeout = 2
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     launcher.wait_output("1/1 services ready")
     wait_until(pidfile.exists, 10, message="the daemon's pid file")
     daemon = int(pidfile.read_text())
-    [forker] = events.pids("forker")
+    [forker] = stack.events.pids("forker")
     assert os.getsid(daemon) != os.getsid(forker), "the daemon did not leave the service's session"
     assert daemon not in [p.pid for p in launcher.children()]
-    ports = ports_of(root)
+    ports = ports_of(stack.root)
     processes = tree(launcher)
     code, _ = stopped(launcher)
     assert code == 130
     assert f"killed what had left its process group: pid {daemon}" in launcher.output
-    assert_nothing_left([*processes, daemon, forker], ports.values(), root=root)
+    assert_nothing_left([*processes, daemon, forker], ports.values(), root=stack.root)
 
 
 def test_a_service_that_exits_0_at_once_though_not_a_oneshot_failed_to_start(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
+    stack = stack_project(project)
     # No probe, no port: ready as soon as spawned, but an exit within the first second is a
     # failed start (retried), with a hint about daemonizing since the code is 0.
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack.write(f"""
 [services.other]
-command = {service("other", events, "--listen")}
+command = {service("other", stack.events, "--listen")}
 port = "auto"
 [services.quitter]
 command = {toml_list(program("crashes", "--code", "0", "--message", "bye"))}
 start_retries = 1
 backoff = {{ initial = 0.1 }}
 [services.user]
-command = {service("user", events)}
+command = {service("user", stack.events)}
 depends_on = ["quitter"]
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     assert launcher.wait(30) == 1
     output = launcher.output
     assert (
@@ -408,8 +385,14 @@ depends_on = ["quitter"]
     assert service_lines(output, "quitter").count("bye") == 2
     # user depends on it with the `started` condition (no probe, no port), so it may have started
     # in the first second; if it did, the rollback stopped it.
-    assert "[user] skipped" in output or events.count("user", "started") == events.count("user", "stopping")
-    assert_nothing_left([*events.pids("other"), *events.pids("user")], range(low, high + 1), root=root)
+    assert "[user] skipped" in output or stack.events.count("user", "started") == stack.events.count(
+        "user", "stopping"
+    )
+    assert_nothing_left(
+        [*stack.events.pids("other"), *stack.events.pids("user")],
+        range(stack.low, stack.high + 1),
+        root=stack.root,
+    )
 
 
 # Ticks: a line on stdout, then the same in a file, every 50 ms: a service that would block on a
@@ -463,14 +446,10 @@ def test_10s_unread_launcher_output_stalls_neither_probes_nor_services_and_no_li
 ) -> None:
     """The launcher's stdout is a pipe the test does not read for 10 s (64 KiB fill it)."""
     count = 100_000
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
-    ticks = root / "ticks"
-    probes = root / "probes"
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack = stack_project(project)
+    ticks = stack.root / "ticks"
+    probes = stack.root / "probes"
+    stack.write(f"""
 [services.flood]
 command = {toml_list(program("flood", "--lines", str(count), "--length", "80", "--then", "sleep"))}
 probe = {{ log = "^done " }}
@@ -479,31 +458,33 @@ command = {toml_list([sys.executable, "-c", TICKER, str(ticks)])}
 probe = {{ log = "^tick 1$" }}
 liveness = {{ cmd = {toml_list(["sh", "-c", f"echo x >> {probes}"])}, interval = 0.2 }}
 [services.web]
-command = {service("web", events, "--listen", "--http")}
+command = {service("web", stack.events, "--listen", "--http")}
 port = "auto"
 probe = {{ http = "/" }}
 depends_on = ["flood", "ticker"]
 [services.last]
-command = {service("last", events)}
+command = {service("last", stack.events)}
 probe = {{ log = "^last starting$" }}
 depends_on = ["web"]
 """)
     # The launcher's interpreter with buffered stdout, as Python runs by default (unbuffered:
     # the test after this one).
-    launcher = unread_launcher(root, unbuffered=False)
+    launcher = unread_launcher(stack.root, unbuffered=False)
     began = time.monotonic()
     try:
         # Readiness went on behind the full pipe: flood's log probe saw its last line, web's http
         # probe passed, and last started behind them.
-        wait_until(lambda: events.count("last", "started"), 30, message="last started behind a full pipe")
+        wait_until(
+            lambda: stack.events.count("last", "started"), 30, message="last started behind a full pipe"
+        )
         # The control API answers, and the stack is up.
         wait_until(
-            lambda: [s["state"] for s in status(root)["services"]] == ["ready"] * 4,
+            lambda: [s["state"] for s in status(stack.root)["services"]] == ["ready"] * 4,
             20,
             interval=0.2,
-            message=lambda: f"every service ready: {status(root)}",
+            message=lambda: f"every service ready: {status(stack.root)}",
         )
-        ports = ports_of(root)
+        ports = ports_of(stack.root)
         processes = [psutil.Process(launcher.pid), *psutil.Process(launcher.pid).children(recursive=True)]
         # Until 10 s from the launcher's start, the pipe still unread: the ticker and the liveness
         # probe keep going, never pausing for 3 s (a loaded machine may pause a service for a moment).
@@ -516,7 +497,7 @@ depends_on = ["web"]
                 message=f"ticks and probes to go on past {seen} behind the unread pipe",
             )
             assert launcher.poll() is None
-        assert service_status(root, "ticker")["state"] == "ready", "liveness failed behind the pipe"
+        assert service_status(stack.root, "ticker")["state"] == "ready", "liveness failed behind the pipe"
         launcher.send_signal(signal.SIGTERM)
         output, _ = launcher.communicate(timeout=60)
     finally:
@@ -532,7 +513,7 @@ depends_on = ["web"]
     assert relayed == [f"tick {n}" for n in range(1, len(relayed) + 1)]
     assert len(relayed) >= count_lines(ticks) >= 100
     assert "none were lost" in text
-    assert_nothing_left(processes, ports.values(), root=root)
+    assert_nothing_left(processes, ports.values(), root=stack.root)
 
 
 def eventually(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -632,7 +613,7 @@ depends_on = ["long"]
 def test_a_port_another_program_took_first_is_lch_3002_and_nothing_starts(
     project: ProjectFactory, launch: Launch, free_port: int
 ) -> None:
-    low, high = free_port_block()
+    stack = stack_project(project)
     # Another program (not the test process: a holder with a command line of its own) has the
     # service's fixed port before the launcher can check it.
     holder = subprocess.Popen(
@@ -644,20 +625,16 @@ def test_a_port_another_program_took_first_is_lch_3002_and_nothing_starts(
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().startswith(b"listening on")
-        root = project()
-        events = Events(root / "events")
-        (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+        stack.write(f"""
 [services.cache]
-command = {service("cache", events, "--listen")}
+command = {service("cache", stack.events, "--listen")}
 port = "auto"
 [services.web]
-command = {service("web", events, "--listen", "--http")}
+command = {service("web", stack.events, "--listen", "--http")}
 port = {free_port}
 depends_on = ["cache"]
 """)
-        launcher = launch(root)
+        launcher = launch(stack.root)
         assert launcher.wait(30) == 1
         output = launcher.output
         assert re.search(
@@ -666,10 +643,10 @@ depends_on = ["cache"]
             output,
             re.M,
         ), output
-        assert not events.path.exists(), "a service started although a port could not be had"
+        assert not stack.events.path.exists(), "a service started although a port could not be had"
         # The holder is not the launcher's to stop: it still listens, and only it.
         assert listening(free_port) == [holder.pid]
-        assert_nothing_left([], range(low, high + 1), root=root)
+        assert_nothing_left([], range(stack.low, stack.high + 1), root=stack.root)
     finally:
         holder.kill()
         holder.wait(10)
@@ -722,42 +699,38 @@ port = "auto"
 def test_a_flapping_service_is_restarted_until_its_budget_is_spent_then_failed(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
+    stack = stack_project(project)
     # Ready (it listens), then exits 1 a moment later, every time: two restarts are allowed within
     # the window, the third exit gives up. steady keeps running throughout.
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack.write(f"""
 [services.flappy]
-command = {service("flappy", events, "--listen", "--exit", "1", "--exit-after", "0.3")}
+command = {service("flappy", stack.events, "--listen", "--exit", "1", "--exit-after", "0.3")}
 port = "auto"
 restart = "always"
 max_restarts = 2
 restart_window = 60
 backoff = {{ initial = 0.1, multiplier = 2 }}
 [services.steady]
-command = {service("steady", events, "--listen")}
+command = {service("steady", stack.events, "--listen")}
 port = "auto"
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     launcher.wait_output("[flappy] ready -> failed", timeout=30)
-    ports = ports_of(root)
+    ports = ports_of(stack.root)
     output = launcher.output
     assert "[flappy] ready -> backoff: exited with code 1; restarting in 0.1s" in output
     assert "[flappy] ready -> backoff: exited with code 1; restarting in 0.2s" in output
     assert "exited with code 1; restarted 2 times within 60s, giving up" in output
-    runs = events.pids("flappy")
+    runs = stack.events.pids("flappy")
     assert len(runs) == 3
-    flappy = service_status(root, "flappy")
+    flappy = service_status(stack.root, "flappy")
     assert (flappy["state"], flappy["restarts"]) == ("failed", 2)
-    assert service_status(root, "steady")["state"] == "ready"
+    assert service_status(stack.root, "steady")["state"] == "ready"
     # No run of flappy is left, nor its port; steady is untouched.
     assert_nothing_left(runs, [ports["flappy"]])
-    [steady] = events.pids("steady")
+    [steady] = stack.events.pids("steady")
     assert alive(steady)
     processes = tree(launcher)
     code, _ = stopped(launcher)
     assert code == 130
-    assert_nothing_left([*processes, steady], ports.values(), root=root)
+    assert_nothing_left([*processes, steady], ports.values(), root=stack.root)

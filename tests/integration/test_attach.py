@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from api_helpers import serve
-from helpers import ProjectFactory, cli, free_port_block, program, toml_list, wait_until
+from helpers import ProjectFactory, cli, toml_list, wait_until, web_stack
 
 from launcher.control import client
 from launcher.tui.app import Dashboard
@@ -41,28 +41,15 @@ FLOOD = (
 )
 
 
-def stack_config() -> str:
-    low, high = free_port_block(5)
-    return f"""
-[launcher]
-ports = [{low}, {high}]
-stop_timeout = 5
-
-[services.web]
-command = {toml_list(program("http_ok"))}
-port = "auto"
-probe = {{ http = "/health" }}
-
-[services.ticker]
-command = {toml_list([sys.executable, "-c", TICKER])}
-depends_on = ["web"]
-"""
+def ticking(project: ProjectFactory) -> Path:
+    """A project of web and a ticker after it."""
+    return web_stack(project, "ticker", [sys.executable, "-c", TICKER])
 
 
 @pytest.fixture
 def stack(project: ProjectFactory) -> Iterator[Path]:
     """A project whose stack runs detached (`up -d --wait`), brought down at the end."""
-    root = project(stack_config())
+    root = ticking(project)
     started = cli(root, "up", "-d", "--wait")
     assert started.returncode == 0, started.stdout + started.stderr
     try:
@@ -197,7 +184,7 @@ def in_pty(
 
 
 def test_attach_without_a_stack_says_so_in_one_line(project: ProjectFactory) -> None:
-    root = project(stack_config())
+    root = ticking(project)
     code, output = in_pty(root, ["attach"])
     assert code == 1
     assert output.strip().splitlines() == [
@@ -223,7 +210,7 @@ def test_attach_in_a_terminal_too_small_says_so_in_one_line(stack: Path) -> None
     ],
 )
 def test_run_tui_refuses_what_it_cannot_show(project: ProjectFactory, args: list[str], message: str) -> None:
-    root = project(stack_config())
+    root = ticking(project)
     done = cli(root, *args)
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {message}")
@@ -299,7 +286,7 @@ def test_attach_in_a_real_terminal(stack: Path, tmux: Tmux) -> None:
 
 @needs_tmux
 def test_run_tui_in_a_real_terminal_stops_the_stack_on_quit(project: ProjectFactory, tmux: Tmux) -> None:
-    root = project(stack_config())
+    root = ticking(project)
     tmux.start(root, f"{sys.executable} -m launcher run --tui")
     tmux.wait_for("running, 2/2 ready")  # started (a stop while starting is exit code 1)
     tmux.wait_for("quit and stop the stack")
@@ -314,7 +301,7 @@ def test_run_tui_in_a_real_terminal_stops_the_stack_on_quit(project: ProjectFact
 
 @needs_tmux
 def test_ctrl_c_in_run_tui_acts_as_sigint(project: ProjectFactory, tmux: Tmux) -> None:
-    root = project(stack_config())
+    root = ticking(project)
     tmux.start(root, f"{sys.executable} -m launcher run --tui")
     tmux.wait_for("running, 2/2 ready")
     tmux.run("send-keys", "C-c")
@@ -326,7 +313,7 @@ def test_ctrl_c_in_run_tui_acts_as_sigint(project: ProjectFactory, tmux: Tmux) -
 
 
 def test_each_service_object_has_cpu_and_rss(project: ProjectFactory) -> None:
-    with serve(project(stack_config())) as served:
+    with serve(ticking(project)) as served:
 
         def figures() -> dict[str, Any] | None:
             web = next(s for s in served.get("/v1/status").json()["services"] if s["name"] == "web")
@@ -369,7 +356,7 @@ command = {toml_list([sys.executable, "-c", FLOOD, str(go)])}
 
 @pytest.mark.parametrize("value", ["0", "0.01", "61", "soon"])
 def test_a_sample_out_of_range_is_refused(project: ProjectFactory, value: str) -> None:
-    with serve(project(stack_config())) as served:
+    with serve(ticking(project)) as served:
         answer = served.get(f"/v1/logs?follow=true&sample={value}")
         assert answer.status == 400
         assert "sample must be a number of seconds from 0.05 to 60" in answer.json()["error"]

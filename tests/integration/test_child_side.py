@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import Launch, ProjectFactory, cli, free_port_block
+from helpers import Launch, ProjectFactory, cli, stack_project
 
 pytestmark = pytest.mark.integration
 
@@ -45,20 +45,15 @@ def executable(path: Path, text: str) -> Path:
 def test_tasks_run_in_an_interpreter_without_launcher_or_any_package(
     project: ProjectFactory, launch: Launch, tmp_path: Path, mode: str
 ) -> None:
-    low, high = free_port_block()
-    root = project(
-        f"""
-        [launcher]
-        ports = [{low}, {high}]
-
+    stack = stack_project(project, files={"one.py": WORKER, "two.py": WORKER})
+    stack.write("""
         [services.one]
         task = "one:run"
 
         [services.two]
         task = "two:run"
-        """,
-        files={"one.py": WORKER, "two.py": WORKER},
-    )
+        """)
+    root = stack.root
     # The project's interpreter: this Python without site-packages (-S), so without launcher,
     # pydantic or uvicorn: only the standard library.
     executable(root / ".venv" / "bin" / "python", f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')

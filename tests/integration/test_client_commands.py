@@ -22,8 +22,9 @@ from helpers import (
     ProjectFactory,
     alive,
     cli,
-    free_port_block,
+    following,
     service,
+    stack_project,
     wait_until,
 )
 
@@ -55,32 +56,29 @@ class Running:
 def running(project: ProjectFactory, launch: Launch) -> Running:
     """A stack of three: an HTTP server with a probe, a worker after it, a oneshot; all settled,
     and the state file naming the API socket."""
-    root = project()
-    events = Events(root / "events")
-    low, high = free_port_block()
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-name = "shop"
-ports = [{low}, {high}]
-
+    stack = stack_project(project)
+    stack.write(
+        f"""
 [services.web]
-command = {service("web", events, "--listen", "--http", "--lines", "5")}
+command = {service("web", stack.events, "--listen", "--http", "--lines", "5")}
 port = "auto"
 probe = {{ http = "/" }}
 
 [services.worker]
-command = {service("worker", events, "--lines", "3")}
+command = {service("worker", stack.events, "--lines", "3")}
 depends_on = ["web"]
 start_retries = 0
 
 [services.job]
 command = "true"
 oneshot = true
-""")
-    stack = Running(root, launch(root), events)
-    stack.launcher.wait_output("3/3 services ready")
-    wait_until(lambda: (stack.state() or {}).get("api"), 10, message="the API socket in the state file")
-    return stack
+""",
+        launcher='name = "shop"',
+    )
+    running = Running(stack.root, launch(stack.root), stack.events)
+    running.launcher.wait_output("3/3 services ready")
+    wait_until(lambda: (running.state() or {}).get("api"), 10, message="the API socket in the state file")
+    return running
 
 
 def test_status_prints_the_stack_then_a_row_per_service(running: Running) -> None:
@@ -135,29 +133,11 @@ def test_logs_prints_the_last_lines_of_one_service_or_of_all(running: Running) -
 
 
 def test_logs_follow_prints_new_lines_then_ends_when_the_stack_stops(running: Running) -> None:
-    output = running.root / "follow.out"
-    with output.open("w") as sink:
-        follower = subprocess.Popen(
-            [sys.executable, "-m", "launcher", "--no-color", "logs", "-f", "-n", "1"],
-            cwd=running.root,
-            stdout=sink,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    try:
+    with following(running.root, "-n", "1") as output:
         wait_until(lambda: "worker   | worker line 3" in output.read_text(), 10, message="the tail")
         assert cli(running.root, "restart", "worker").returncode == 0
         wait_until(lambda: "worker   | worker starting" in output.read_text(), 10, message="the new line")
         running.launcher.signal(signal.SIGTERM)
-        assert follower.wait(10) == 0
-        assert follower.stderr is not None
-        assert follower.stderr.read() == ""
-    finally:
-        if follower.poll() is None:
-            follower.kill()
-            follower.wait()
-        if follower.stderr is not None:
-            follower.stderr.close()
     assert output.read_text().splitlines()[:2] == ["web      | web line 5", "worker   | worker line 3"]
     assert running.launcher.wait() == 143
 

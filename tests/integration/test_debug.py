@@ -16,26 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Launch, ProjectFactory, cli, free_port_block, wait_until
+from helpers import Launch, ProjectFactory, asgi_app, cli, free_port_block, wait_until
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("debugpy") is None,
     reason="debugpy is not installed (pip install 'launcher[debug]')",
 )
 
-APP = """
-async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
-"""
+APP = asgi_app('b"ok"')
 
 
 class Dap:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import ProjectFactory, cli, copy_demo, free_port_block, program, toml_list, wait_until
+from helpers import ProjectFactory, cli, copy_demo, free_port_block, program, toml_list, wait_until, web_stack
 
 pytestmark = pytest.mark.integration
 
@@ -64,28 +64,6 @@ def down_after() -> Iterator[list[Path]]:
     for root in roots:
         if state(root) is not None:
             cli(root, "down")
-
-
-def small_stack(project: ProjectFactory, name: str | None = None, extra: str = "") -> Path:
-    low, high = free_port_block(10)
-    return project(
-        f"""
-        [launcher]
-        ports = [{low}, {high}]
-        stop_timeout = 5
-
-        [services.web]
-        command = {toml_list(program("http_ok"))}
-        port = "auto"
-        probe = {{ http = "/health" }}
-
-        [services.worker]
-        command = {toml_list(program("sleeper"))}
-        depends_on = ["web"]
-        {extra}
-        """,
-        name=name,
-    )
 
 
 def test_the_demo_stack_up_status_logs_restart_metrics_down(tmp_path: Path, down_after: list[Path]) -> None:
@@ -144,7 +122,7 @@ def test_the_demo_stack_up_status_logs_restart_metrics_down(tmp_path: Path, down
 def test_an_up_of_another_stack_is_refused_while_one_runs_and_two_projects_run_side_by_side(
     project: ProjectFactory, down_after: list[Path]
 ) -> None:
-    one, two = small_stack(project, "one"), small_stack(project, "two")
+    one, two = web_stack(project, name="one"), web_stack(project, name="two")
     down_after += [one, two]
     assert cli(one, "up", "-d", "--wait").returncode == 0
     again = cli(one, "up", "web", "-d")  # web alone: not the stack that runs
@@ -163,7 +141,7 @@ def test_an_up_of_another_stack_is_refused_while_one_runs_and_two_projects_run_s
 def test_a_killed_launcher_is_noticed_and_its_stack_reaped_by_the_next_status(
     project: ProjectFactory, down_after: list[Path]
 ) -> None:
-    root = small_stack(project)
+    root = web_stack(project)
     down_after.append(root)
     assert cli(root, "up", "-d", "--wait").returncode == 0
     record = state(root)
@@ -185,7 +163,7 @@ def test_a_killed_launcher_is_noticed_and_its_stack_reaped_by_the_next_status(
 def test_up_wait_fails_with_the_failing_service_and_its_last_lines(
     project: ProjectFactory, down_after: list[Path]
 ) -> None:
-    root = small_stack(
+    root = web_stack(
         project,
         extra=f"""
         [services.broken]
@@ -202,7 +180,7 @@ def test_up_wait_fails_with_the_failing_service_and_its_last_lines(
 
 
 def test_up_wait_timeout_leaves_the_stack_running(project: ProjectFactory, down_after: list[Path]) -> None:
-    root = small_stack(
+    root = web_stack(
         project,
         extra=f"""
         [services.slow]
@@ -234,7 +212,7 @@ def test_a_bad_configuration_is_reported_by_up_and_nothing_starts(project: Proje
 
 
 def test_down_without_a_stack_says_so_and_exits_0(project: ProjectFactory) -> None:
-    root = small_stack(project)
+    root = web_stack(project)
     down = cli(root, "down")
     assert (down.returncode, down.stderr) == (0, "")
     assert down.stdout == f"nothing to stop: no stack of this project is running ({state_file(root)})\n"
@@ -243,7 +221,7 @@ def test_down_without_a_stack_says_so_and_exits_0(project: ProjectFactory) -> No
 def test_stopping_every_service_on_request_keeps_the_stack_for_their_start(
     project: ProjectFactory, down_after: list[Path]
 ) -> None:
-    root = small_stack(project)
+    root = web_stack(project)
     down_after.append(root)
     assert cli(root, "up", "-d", "--wait").returncode == 0
     for name in ("worker", "web"):
@@ -272,7 +250,7 @@ def test_the_opt_in_tcp_listener_wants_the_generated_token(
     project: ProjectFactory, down_after: list[Path]
 ) -> None:
     api_port = free_port_block(1)[0]
-    root = small_stack(project)
+    root = web_stack(project)
     config = root / "launcher.toml"
     config.write_text(
         config.read_text().replace("stop_timeout = 5", f'stop_timeout = 5\napi = "127.0.0.1:{api_port}"')
@@ -298,7 +276,7 @@ def test_the_opt_in_tcp_listener_wants_the_generated_token(
 
 
 def test_a_taken_api_address_is_lch_4004_and_nothing_starts(project: ProjectFactory) -> None:
-    root = small_stack(project)
+    root = web_stack(project)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

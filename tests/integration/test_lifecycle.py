@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ProjectFactory, alive, cli, free_port_block, program, toml_list
+from helpers import ProjectFactory, alive, cli, web_stack
 
 pytestmark = pytest.mark.integration
 
@@ -28,24 +28,7 @@ def state(root: Path) -> dict[str, Any] | None:
 def stack(project: ProjectFactory) -> Iterator[Path]:
     """A project of two services (worker after web) and a profile with web alone; brought
     down at the end, whatever the test did."""
-    low, high = free_port_block(10)
-    root = project(
-        f"""
-        [launcher]
-        ports = [{low}, {high}]
-        stop_timeout = 5
-
-        [services.web]
-        command = {toml_list(program("http_ok"))}
-        port = "auto"
-        probe = {{ http = "/health" }}
-
-        [services.worker]
-        command = {toml_list(program("sleeper"))}
-        depends_on = ["web"]
-        """,
-        files={"profiles/lone.toml": 'select = ["web"]\n'},
-    )
+    root = web_stack(project, files={"profiles/lone.toml": 'select = ["web"]\n'})
     yield root
     if state(root) is not None:
         cli(root, "down")

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import Launch, ProjectFactory, cli, program, toml_list, wait_until
+from helpers import Launch, ProjectFactory, cli, following, program, toml_list, wait_until
 
 from launcher.runtime.palette import COLOURS, RESET
 
@@ -168,29 +168,11 @@ def test_follow_sees_a_new_line_then_ends_when_the_stack_stops(
     """)
     launcher = launch(root)
     launcher.wait_output("1/1 services ready")
-    output = root / "follow.out"
-    with output.open("w") as sink:
-        follower = subprocess.Popen(
-            [sys.executable, "-m", "launcher", "--no-color", "logs", "-f", "--grep", "^[fs]"],
-            cwd=root,
-            stdout=sink,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    try:
+    with following(root, "--grep", "^[fs]") as output:
         wait_until(lambda: "first" in output.read_text(), 10, message="the lines already written")
         (root / "go").write_text("")
         wait_until(lambda: "second" in output.read_text(), 10, message="the new line")
         launcher.signal(signal.SIGTERM)
-        assert follower.wait(10) == 0
-        assert follower.stderr is not None
-        assert follower.stderr.read() == ""
-    finally:
-        if follower.poll() is None:
-            follower.kill()
-            follower.wait()
-        if follower.stderr is not None:
-            follower.stderr.close()
     assert output.read_text().splitlines() == ["api      | first", "api      | second"]
     assert launcher.wait() == 143
 

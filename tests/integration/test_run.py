@@ -19,8 +19,8 @@ from helpers import (
     Launch,
     LauncherRun,
     ProjectFactory,
-    free_port_block,
     service,
+    stack_project,
     wait_until,
 )
 
@@ -29,15 +29,10 @@ pytestmark = pytest.mark.integration
 
 def stack(project: ProjectFactory) -> tuple[Path, Events]:
     """db <- api (HTTP) <- worker, plus cache on its own."""
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-name = "t"
-ports = [{low}, {high}]
-stop_timeout = 5
-
+    made = stack_project(project)
+    events = made.events
+    made.write(
+        f"""
 [services.db]
 command = {service("db", events, "--listen", "--delay", "0.3")}
 port = "auto"
@@ -59,8 +54,10 @@ restart = "always"
 [services.cache]
 command = {service("cache", events)}
 probe = {{ log = "^cache starting$" }}
-""")
-    return root, events
+""",
+        launcher='name = "t"\nstop_timeout = 5',
+    )
+    return made.root, events
 
 
 def started(launcher: LauncherRun, events: Events, count: int = 4) -> None:

@@ -16,7 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import Launch, ProjectFactory, cli, free_port_block, toml_list, wait_until
+from helpers import (
+    Launch,
+    ProjectFactory,
+    asgi_app,
+    cli,
+    free_port_block,
+    stack_project,
+    toml_list,
+    wait_until,
+)
 
 import launcher
 from launcher.plan.spec import ProbeSpec
@@ -125,40 +134,24 @@ def test_an_external_alone_beside_a_command_does_not_keep_run_alive(
     assert "no service is left running" in result.stdout
 
 
-MAIN = """
-    from greeting import TEXT
-
-
-    async def app(scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": TEXT.encode()})
-    """
+MAIN = "from greeting import TEXT\n\n" + asgi_app("TEXT.encode()")
 
 
 def test_watch_of_a_top_level_module_restarts_it_for_the_python_files_beside_it(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project(
-        f"""
-        [launcher]
-        ports = [{low}, {high}]
-        mode = "multi"
-
+    stack = stack_project(
+        project, files={"main.py": MAIN, "greeting.py": "TEXT = 'first'\n", "notes.txt": "to do\n"}
+    )
+    stack.write(
+        """
         [services.web]
         app = "main:app"
         port = "auto"
         """,
-        {"main.py": MAIN, "greeting.py": "TEXT = 'first'\n", "notes.txt": "to do\n"},
+        launcher='mode = "multi"',
     )
+    root = stack.root
     run = launch(root, "--watch")
     run.wait_output("watching for changes: web")
     url = json.loads(cli(root, "status", "--json").stdout)["services"][0]["url"]

@@ -18,9 +18,9 @@ from helpers import (
     Events,
     Launch,
     ProjectFactory,
-    free_port_block,
     program,
     service,
+    stack_project,
     toml_list,
     wait_until,
 )
@@ -32,21 +32,17 @@ COLOUR = re.compile(r"\x1b\[[\d;]*m")  # SGR: colours and their reset (not curso
 
 
 def small_stack(project: ProjectFactory) -> tuple[Path, Events]:
-    root = project()
-    events = Events(root / "events")
-    low, high = free_port_block()
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack = stack_project(project)
+    stack.write(f"""
 [services.db]
-command = {service("db", events, "--listen", "--delay", "0.5")}
+command = {service("db", stack.events, "--listen", "--delay", "0.5")}
 port = "auto"
 [services.api]
-command = {service("api", events)}
+command = {service("api", stack.events)}
 probe = {{ log = "^api starting$" }}
 depends_on = ["db"]
 """)
-    return root, events
+    return stack.root, stack.events
 
 
 def test_without_a_terminal_progress_is_one_line_per_state_change(
@@ -189,28 +185,24 @@ def test_a_reader_that_stops_reading_never_stalls_the_stack_and_no_line_is_lost(
     project: ProjectFactory,
 ) -> None:
     count = 100_000
-    root = project()
-    events = Events(root / "events")
-    low, high = free_port_block()
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack = stack_project(project)
+    stack.write(f"""
 [services.flood]
 command = {toml_list(program("flood", "--lines", str(count), "--length", "80", "--then", "sleep"))}
 probe = {{ log = "^done " }}
 [services.late]
-command = {service("late", events, "--listen", "--delay", "0.3")}
+command = {service("late", stack.events, "--listen", "--delay", "0.3")}
 port = "auto"
 depends_on = ["flood"]
 [services.last]
-command = {service("last", events)}
+command = {service("last", stack.events)}
 probe = {{ log = "^last starting$" }}
 depends_on = ["late"]
 """)
     # The launcher's stdout is a pipe nobody reads (64 KiB fill it) until the stack is up.
     launcher = subprocess.Popen(
         [sys.executable, "-m", "launcher", "run"],
-        cwd=root,
+        cwd=stack.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -219,7 +211,9 @@ depends_on = ["late"]
     )
     try:
         # Probes, readiness and spawns went on: `last` started behind flood and late.
-        wait_until(lambda: events.count("last", "started"), 30, message="last started behind a full pipe")
+        wait_until(
+            lambda: stack.events.count("last", "started"), 30, message="last started behind a full pipe"
+        )
         launcher.send_signal(signal.SIGTERM)
         output, _ = launcher.communicate(timeout=60)
     finally:

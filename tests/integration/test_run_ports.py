@@ -20,6 +20,7 @@ from helpers import (
     cli,
     free_port_block,
     service,
+    stack_project,
     wait_until,
 )
 
@@ -46,26 +47,22 @@ def hold() -> Iterator[Callable[[int], socket.socket]]:
 def test_auto_ports_skip_the_ports_other_programs_hold(
     project: ProjectFactory, launch: Launch, hold: Callable[[int], socket.socket]
 ) -> None:
-    low, high = free_port_block()
-    hold(low)
-    hold(low + 2)
-    root = project()
-    events = Events(root / "events")
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack = stack_project(project)
+    hold(stack.low)
+    hold(stack.low + 2)
+    stack.write(f"""
 [services.a]
-command = {service("a", events, "--listen")}
+command = {service("a", stack.events, "--listen")}
 port = "auto"
 [services.b]
-command = {service("b", events, "--listen")}
+command = {service("b", stack.events, "--listen")}
 port = "auto"
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     launcher.wait_output("2/2 services ready")
-    state = json.loads((root / ".launcher" / "state.json").read_text())
+    state = json.loads((stack.root / ".launcher" / "state.json").read_text())
     ports = {s["name"]: s["port"] for s in state["services"]}
-    assert ports == {"a": low + 1, "b": low + 3}
+    assert ports == {"a": stack.low + 1, "b": stack.low + 3}
     launcher.signal(signal.SIGINT)
     assert launcher.wait() == 130
 
@@ -145,24 +142,20 @@ def test_a_port_taken_before_a_late_service_spawns_is_reported_not_probed(
 ) -> None:
     # The port was free when the stack was planned, but another program took it before the
     # service that owns it was spawned: its probe must not pass against that other program.
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack = stack_project(project)
+    stack.write(f"""
 [services.gate]
-command = {service("gate", events, "--listen", "--delay", "1")}
+command = {service("gate", stack.events, "--listen", "--delay", "1")}
 port = "auto"
 [services.late]
-command = {service("late", events, "--listen")}
+command = {service("late", stack.events, "--listen")}
 port = "auto"
 depends_on = ["gate"]
 start_retries = 0
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     launcher.wait_output("[late] waiting")
-    state = root / ".launcher" / "state.json"
+    state = stack.root / ".launcher" / "state.json"
     wait_until(state.exists, 10, message="the state file")
     late_port = next(s["port"] for s in json.loads(state.read_text())["services"] if s["name"] == "late")
     hold(late_port)
@@ -173,21 +166,17 @@ start_retries = 0
 
 
 def test_each_replica_gets_a_port_of_its_own_and_x_port_names_the_first(project: ProjectFactory) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack = stack_project(project)
+    stack.write(f"""
 [services.web]
-command = {service("web", events, "--listen")}
+command = {service("web", stack.events, "--listen")}
 port = "auto"
 replicas = 2
 """)
     show = "import os; print('seen', os.environ['WEB_PORT'], os.environ['WEB_URL'])"
-    done = cli(root, "run", "--no-color", "--", sys.executable, "-c", show)
+    done = cli(stack.root, "run", "--no-color", "--", sys.executable, "-c", show)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"seen {low} http://127.0.0.1:{low}" in done.stdout
+    assert f"seen {stack.low} http://127.0.0.1:{stack.low}" in done.stdout
     # Both replicas listened on $PORT, which readiness (a port that accepts) proves distinct.
-    assert len(events.pids("web")) == 2
+    assert len(stack.events.pids("web")) == 2
     assert "2/2 services ready" in done.stdout

@@ -24,6 +24,7 @@ from helpers import (
     alive,
     free_port_block,
     program,
+    stack_project,
     toml_list,
     wait_until,
 )
@@ -118,18 +119,13 @@ ASGI_APP = """
 def test_an_app_is_served_by_uvicorn_on_the_socket_the_launcher_bound(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project(
-        f"""
-        [launcher]
-        ports = [{low}, {high}]
-
+    stack = stack_project(project, files={"asgi_app.py": ASGI_APP})
+    stack.write("""
         [services.web]
         app = "asgi_app:app"
         port = "auto"
-        """,
-        files={"asgi_app.py": ASGI_APP},
-    )
+        """)
+    root = stack.root
     launcher = launch(root)
     launcher.wait_output("1/1 services ready")
     uvicorn = next(p for p in launcher.children() if "uvicorn" in " ".join(p.cmdline()))
@@ -141,7 +137,7 @@ def test_an_app_is_served_by_uvicorn_on_the_socket_the_launcher_bound(
         if c.status == "LISTEN"
     ]
     assert len(listening) == 1
-    assert low <= listening[0] <= high
+    assert stack.low <= listening[0] <= stack.high
     argv = uvicorn.cmdline()
     assert argv[argv.index("--port") + 1] == str(listening[0])
     fd = int(uvicorn.environ()["UVICORN_FD"])

@@ -20,9 +20,9 @@ from helpers import (
     Launch,
     ProjectFactory,
     alive,
-    free_port_block,
     program,
     service,
+    stack_project,
     toml_list,
     wait_until,
 )
@@ -265,23 +265,19 @@ probe = {{ log = "^forker starting$" }}
 def test_sigkill_of_the_launcher_leaves_nothing_within_2_seconds(
     project: ProjectFactory, launch: Launch
 ) -> None:
-    low, high = free_port_block()
-    root = project()
-    events = Events(root / "events")
-    pidfile = root / "daemon.pid"
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
+    stack = stack_project(project)
+    pidfile = stack.root / "daemon.pid"
+    stack.write(f"""
 [services.a]
-command = {service("a", events, "--grandchild", "--daemon", str(pidfile))}
+command = {service("a", stack.events, "--grandchild", "--daemon", str(pidfile))}
 probe = {{ log = "^a starting$" }}
 [services.b]
 command = "sh -c 'sleep 300 & exec sleep 301'"
 [services.c]
-command = {service("c", events, "--listen", "--ignore-term")}
+command = {service("c", stack.events, "--listen", "--ignore-term")}
 port = "auto"
 """)
-    launcher = launch(root)
+    launcher = launch(stack.root)
     launcher.wait_output("3/3 services ready")
     wait_until(pidfile.exists, 10, message="the daemon's pid file")
     # a and its sleep, b's sh (now sleep 301) and sleep 300, c; the daemon is no descendant.

@@ -19,7 +19,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import Events, Launch, LauncherRun, ProjectFactory, free_port_block, service, wait_until
+from helpers import (
+    Events,
+    Launch,
+    LauncherRun,
+    ProjectFactory,
+    service,
+    stack_project,
+    wait_until,
+)
 from watchdog.observers import Observer
 
 from launcher.runtime.watching import Watcher
@@ -56,18 +64,14 @@ def atomic_write(path: Path, text: str) -> None:
 @pytest.fixture
 def stack(project: ProjectFactory, launch: Launch) -> tuple[Path, Events, LauncherRun]:
     """a (watches a/), b (watches b/), c follows a (restart = true), d depends on a only."""
-    root = project()
-    events = Events(root / "events")
+    made = stack_project(project)
+    root, events = made.root, made.events
     for name in ("a", "b"):
         (root / name).mkdir()
         write(root / name / "x.py", "VERSION = 1\n")
     (root / "other").mkdir()
-    low, high = free_port_block()
-    (root / "launcher.toml").write_text(f"""
-[launcher]
-ports = [{low}, {high}]
-stop_timeout = 5
-
+    made.write(
+        f"""
 [services.a]
 command = {service("a", events)}
 probe = {{ log = "^a starting$" }}
@@ -87,7 +91,9 @@ depends_on = {{ a = {{ condition = "ready", restart = true }} }}
 command = {service("d", events)}
 probe = {{ log = "^d starting$" }}
 depends_on = {{ a = "ready" }}
-""")
+""",
+        launcher="stop_timeout = 5",
+    )
     run = launch(root, "--watch")
     run.wait_output("watching for changes: a, b")
     wait_until(lambda: len(events.names("started")) == 4, 10, message="every service's first line")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from export_plans import SHOP, compile_text
 from helpers import ProjectFactory
 
 from launcher.config.loader import load
@@ -20,15 +21,9 @@ from launcher.exports.probecommands import check_argv, rehost, wait_script
 from launcher.plan.compiler import LOCALHOST, build_plan
 from launcher.plan.spec import Plan, ProbeSpec
 
-STACK = """
-[launcher]
-name = "shop"
-ports = [9000, 9010]
-
-[env]
-LOG_LEVEL = "info"
-API_TOKEN = "s3cret-token"
-
+STACK = (
+    SHOP
+    + """
 [services.migrate]
 command = "python -m shop.migrate"
 oneshot = true
@@ -57,12 +52,12 @@ probe = { log = "^ready$" }
 external = true
 probe = { postgres = "postgresql://shop:hunter2@127.0.0.1:5432/shop" }
 """
+)
 _count = itertools.count()
 
 
 def plan(project: ProjectFactory, text: str = STACK, bind: str = LOCALHOST) -> Plan:
-    root: Path = project(text, name=f"stack-{next(_count)}")
-    return build_plan(load(root / "launcher.toml", environ={}), environ={}, python="python", bind=bind)
+    return compile_text(project, text, bind=bind)
 
 
 def containers(plan_: Plan) -> Deployment:

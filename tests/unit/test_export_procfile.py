@@ -4,24 +4,15 @@ starts every line at once. Run by real honcho: tests/integration/test_export_eng
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
+from export_plans import SHOP, compile_text
 from helpers import ProjectFactory
 
-from launcher.config.loader import load
-from launcher.exports.deployment import secret_environ
 from launcher.exports.procfile import render_procfile
-from launcher.plan.compiler import build_plan
 
-STACK = """
-[launcher]
-name = "shop"
-ports = [9000, 9010]
-
-[env]
-LOG_LEVEL = "info"
-API_TOKEN = "s3cret-token"
-
+STACK = (
+    SHOP
+    + """
 [services.migrate]
 command = "python -m shop.migrate"
 oneshot = true
@@ -54,13 +45,11 @@ depends_on = { api = "ready", cache = "ready" }
 external = true
 probe = { postgres = "postgresql://shop@127.0.0.1:5432/shop" }
 """
+)
 
 
 def compiled(project: ProjectFactory) -> tuple[dict[str, str], str]:
-    root: Path = project(STACK)
-    loaded = load(root / "launcher.toml", environ={})
-    plan = build_plan(loaded, environ=secret_environ(loaded.config), python="python")
-    procfile, env = render_procfile(plan, "9.9")
+    procfile, env = render_procfile(compile_text(project, STACK, secrets=True), "9.9")
     lines = dict(line.split(": ", 1) for line in procfile.splitlines() if not line.startswith("#"))
     for command in lines.values():
         assert subprocess.run(["sh", "-n", "-c", command], timeout=10).returncode == 0, command

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import importlib
-import itertools
 import shlex
-from pathlib import Path
 
 import pytest
+from export_plans import SHOP, compile_text
 from helpers import ProjectFactory
 
-from launcher.config.loader import load
 from launcher.exports import Format
 from launcher.exports.deployment import Deployment, ExportFile, Target, deployment
 from launcher.exports.supervisord import _environment, _ini_safe
 from launcher.exports.systemd import environment_line, exec_line
-from launcher.plan.compiler import build_plan
 
-STACK = """
-[launcher]
-name = "shop"
-ports = [9000, 9010]
-
-[env]
-LOG_LEVEL = "info"
-API_TOKEN = "s3cret-token"
-RATIO = "50% of $HOME"
+STACK = (
+    SHOP
+    + """RATIO = "50% of $HOME"
 
 [services.migrate]
 command = "python -m shop.migrate"
@@ -61,13 +52,12 @@ replicas = 2
 command = "python -m shop.report"
 depends_on = ["migrate"]
 """
+)
 PY = "/usr/bin/python3"
-_count = itertools.count()
 
 
 def view(project: ProjectFactory, fmt: Format, text: str = STACK, user: str | None = None) -> Deployment:
-    root: Path = project(text, name=f"stack-{next(_count)}")
-    plan = build_plan(load(root / "launcher.toml", environ={}), environ={}, python=PY, mode="multi")
+    plan = compile_text(project, text, python=PY)
     return deployment(plan, fmt, version="9.9", target=Target(root="/srv/shop", python=PY, user=user))
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from attach_fakes import NOW
+from attach_fakes import service as svc
 
 from launcher.cli import logs, status
 from launcher.control import cells, client
 from launcher.core.errors import ConfigError
 from launcher.runtime import statefile, statejson
 from launcher.runtime.output import COLOURS
-
-NOW = 1_764_700_100.0
 
 
 def stack(*services: dict[str, Any], profile: str | None = "full") -> Any:
@@ -28,23 +28,6 @@ def stack(*services: dict[str, Any], profile: str | None = "full") -> Any:
         "started_at": NOW - 185,
         "services": list(services),
     }
-
-
-def svc(name: str, state: str = "ready", **fields: Any) -> Any:
-    base: dict[str, Any] = {
-        "name": name,
-        "state": state,
-        "pid": None,
-        "port": None,
-        "url": None,
-        "restarts": 0,
-        "exit_code": None,
-        "started_at": None,
-        "ready_at": None,
-        "reason": "",
-        "last_probe": None,
-    }
-    return {**base, **fields}
 
 
 def test_the_table_has_the_stack_line_then_one_aligned_row_per_service() -> None:
