@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -78,7 +79,7 @@ def setup(tool: str, root: Path, lines: int, chunk: int) -> list[str]:
     names = [f"c{i}" for i in range(CHILDREN)]
     if tool.startswith("launcher"):
         if tool.endswith(NO_LOGS):  # a plain file where the log directory goes
-            (root / ".launcher").mkdir()
+            (root / ".launcher").mkdir(exist_ok=True)
             (root / ".launcher" / "logs").write_text("")
         parts = ["[launcher]\nstop_timeout = 2\n"]
         for name in names:
@@ -144,11 +145,26 @@ def every_line_whole(output: bytes, lines: int) -> bool:
     return all(count == lines for count in seen.values())
 
 
-def measure(tool: str, lines: int, chunk: int = 0, settle: float = 0.0, before: str = "") -> Run:
+def project_of(tool: str, lines: int, chunk: int, work: Path | None) -> Path:
+    """The directory `tool` runs the children from: one per tool and flood, kept across the runs
+    under `work` (a launcher plans once and runs on from its plan cache, as in a project run
+    again), or a new one (None) removed after the run."""
+    if work is None:
+        return Path(tempfile.mkdtemp(prefix="output-"))
+    root = work / f"{tool.replace(', ', '-').replace(' ', '-')}-{lines}-{chunk}"
+    root.mkdir(exist_ok=True)
+    (root / "first-writes").unlink(missing_ok=True)
+    return root
+
+
+def measure(
+    tool: str, lines: int, chunk: int = 0, settle: float = 0.0, before: str = "", work: Path | None = None
+) -> Run:
     """One run; the CPU is taken `settle` seconds after the drain (a start-up that is over).
-    A `tool` named "before..." is the launcher imported from `before`."""
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+    A `tool` named "before..." is the launcher imported from `before`. With `work`, the run
+    takes place in the tool's directory there (see project_of())."""
+    root = project_of(tool, lines, chunk, work)
+    try:
         argv = setup(tool.replace(BEFORE, "launcher"), root, lines, chunk)
         stamps = root / "first-writes"
         manager = subprocess.Popen(
@@ -198,6 +214,9 @@ def measure(tool: str, lines: int, chunk: int = 0, settle: float = 0.0, before: 
                 os.killpg(manager.pid, signal.SIGKILL)
                 manager.wait()
         return Run(drain, cpu, cpu - (window_start or 0.0), whole)
+    finally:
+        if work is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def median(runs: list[Run], field: str) -> float:
@@ -242,7 +261,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--honcho", action="store_true", help="also honcho, once (~50 s)")
     parser.add_argument("--before", metavar="DIR", help="also the launcher package found in DIR")
+    parser.add_argument(
+        "--cold", action="store_true", help="every run in a new directory: the launcher plans each time"
+    )
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="output-bench-") as tmp:
+        run_all(args, None if args.cold else Path(tmp))
+
+
+def run_all(args: argparse.Namespace, work: Path | None) -> None:
     print(
         f"output: {CHILDREN} children x {args.lines} lines of {LINE_BYTES} bytes, {args.runs} runs, "
         f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}"
@@ -251,16 +278,28 @@ def main() -> None:
     if args.before:
         launchers += [BEFORE, BEFORE + NO_LOGS]
     tools = ["supervisord", *launchers]
+    print(
+        "  every run in a new directory (--cold): the launcher plans in its planning child each time"
+        if work is None
+        else "  each tool runs in its own directory: the launcher's plan comes from its plan cache, "
+        "made by a first run that is not counted (as a project run again; --cold: planned each time)"
+    )
+    if work is not None:
+        for tool in launchers:
+            for lines, chunk in ((args.lines, 0), (args.lines, CHUNK), (1, 0)):
+                measure(tool, lines, chunk, before=args.before or "", work=work)
     results: dict[tuple[str, int], list[Run]] = {}
     for _ in range(args.runs):
         for chunk in (0, CHUNK):
             for tool in tools:
                 results.setdefault((tool, chunk), []).append(
-                    measure(tool, args.lines, chunk, before=args.before or "")
+                    measure(tool, args.lines, chunk, before=args.before or "", work=work)
                 )
         # 1 line a child: the manager's start-up and stop alone, whose CPU then comes off.
         for tool in tools:
-            results.setdefault((tool, -1), []).append(measure(tool, 1, settle=1.0, before=args.before or ""))
+            results.setdefault((tool, -1), []).append(
+                measure(tool, 1, settle=1.0, before=args.before or "", work=work)
+            )
     fixed = {tool: median(results[tool, -1], "cpu") for tool in tools}
     for name in launchers:
         print(f"{name}:")
