@@ -5,7 +5,10 @@
 Four children each write LINES lines of 80 bytes as fast as they can, twice: through Python's
 buffered stdout (8 KiB writes, lines whole in each: `lines`) and in 64 KiB writes that cut
 lines anywhere (`chunks`). Each manager relays them to its stdout, a pipe this script drains as
-fast as it can. Measured, each run interleaving the managers so that a noisy moment hits both:
+fast as it can. Each tool runs from a directory of its own, kept across the runs after a first
+run that is not counted: the launcher's plan comes from its plan cache, as in a project run
+again (`--cold`: a new directory each run, the plan made each time by the planning child).
+Measured, each run interleaving the managers so that a noisy moment hits both:
 
 - drain: from the children's first write (each child stamps it, flood.py) until every line
   has arrived;
