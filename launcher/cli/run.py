@@ -22,7 +22,6 @@ import sys
 
 from launcher.cli.options import add_run_options
 from launcher.cli.report import print_error
-from launcher.core.codes import Code
 
 TYPE_CHECKING = False  # not typing's (see launcher/__init__.py)
 if TYPE_CHECKING:
@@ -40,9 +39,7 @@ if TYPE_CHECKING:
     from launcher.runtime.orchestrator import Orchestrator
     from launcher.runtime.output import Sink
     from launcher.runtime.reload import Reloader
-    from launcher.runtime.states import StateChange
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # How long a thread that wants the interpreter waits for the one that has it (Python's
 # default: 5 ms). The output's writer thread waits that long at each of its steps while the
 # loop relays a flood, and fell behind it; so did the loop behind the import of the control API.
@@ -192,59 +189,6 @@ def _tui_problem(args: argparse.Namespace) -> str | None:
     return None if problem is None else problem[0]
 
 
-class _Signals:
-    """Records stop signals on the loop; the run loop decides what they mean."""
-
-    def __init__(self, sink: Sink) -> None:
-        import asyncio
-
-        self.sink = sink
-        self.received: list[int] = []
-        self.stop = asyncio.Event()
-        self.orchestrator: Orchestrator | None = None
-        self.command: asyncio.subprocess.Process | None = None
-
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig in STOP_SIGNALS:
-            loop.add_signal_handler(sig, self._received, sig)
-
-    def _received(self, sig: int) -> None:
-        self.received.append(sig)
-        name = signal.Signals(sig).name
-        if self.command is not None and self.command.returncode is None:
-            # CMD shares our process group: the terminal's SIGINT reached it already. Pass
-            # SIGTERM/SIGHUP on; the stack comes down once CMD has exited.
-            if sig != signal.SIGINT:
-                self.command.send_signal(sig)
-            return
-        if len(self.received) == 1 or self.orchestrator is None:
-            self.sink.event("launcher", f"{name}: stopping (Ctrl-C again to kill everything now)")
-            self.stop.set()
-        elif sig == signal.SIGINT:
-            self.sink.event("launcher", f"{name} again: killing every service now")
-            self.orchestrator.kill()
-
-    def dashboard_closed(self, code: int) -> None:
-        """`--tui`: its dashboard has ended. Ctrl-C in it (130) acts as SIGINT does; `q` as
-        `launcher down`. The terminal is the launcher's again: it says what happens."""
-        print("launcher: stopping the stack (Ctrl-C again to kill everything now)", file=sys.stderr)
-        if code == 128 + signal.SIGINT:
-            self._received(signal.SIGINT)
-        elif not self.stop.is_set():
-            self.sink.event("launcher", "the dashboard was closed: stopping")
-            self.stop.set()
-
-    def stop_requested(self) -> None:
-        """POST /v1/stop (`launcher down`): a graceful stop, as on the first signal."""
-        if not self.stop.is_set():
-            self.sink.event("launcher", "stop requested through the control API: stopping")
-            self.stop.set()
-
-    @property
-    def exit_code(self) -> int | None:
-        return 128 + self.received[0] if self.received else None
-
-
 async def _run(
     plan: Plan,
     sink: Sink,
@@ -258,12 +202,14 @@ async def _run(
 ) -> int:
     import asyncio
 
+    from launcher.cli.runsignals import STOP_SIGNALS, Signals
+    from launcher.cli.serving import run_command, say_where, serve
     from launcher.core.errors import LauncherError
     from launcher.runtime.orchestrator import Orchestrator
 
     loop = asyncio.get_running_loop()
     watching: Reloader | None = None
-    signals = _Signals(sink)
+    signals = Signals(sink)
     orchestrator = Orchestrator(plan, sink=sink, keep_going=keep_going, first=first)
     orchestrator.claim()  # before the API's socket: that of a running launcher is not ours
     try:
@@ -307,7 +253,7 @@ async def _run(
                 await front.close()  # the report is for the terminal, which it gives back
             report(exc)
             return exc.exit_code
-        _say_where(orchestrator)
+        say_where(orchestrator)
         # What start-up allocated (the configuration, the plan, imported modules) lives as long
         # as the stack: out of the collector's sight, a full collection no longer stalls the
         # loop for 20-40 ms, which made probes late under API load (benchmarks/api.py).
@@ -317,8 +263,8 @@ async def _run(
 
             watching = await Reloader(orchestrator).start()
         if command:
-            return await _run_command(plan, command, signals)
-        return await _serve(orchestrator, signals, watching=watching is not None)
+            return await run_command(plan, command, signals)
+        return await serve(orchestrator, signals, watching=watching is not None)
     finally:
         if not starting.done():  # the API could not listen
             starting.cancel()
@@ -333,80 +279,6 @@ async def _run(
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
             signal.signal(sig, signal.SIG_IGN)
-
-
-def _say_where(orchestrator: Orchestrator) -> None:
-    """Once ready: where each service is (its URL, or its port)."""
-    import dataclasses
-
-    from launcher.cli.where import where_lines
-
-    for line in where_lines(dataclasses.asdict(s) for s in orchestrator.snapshot().services):
-        orchestrator.sink.event("launcher", line)
-
-
-async def _serve(orchestrator: Orchestrator, signals: _Signals, *, watching: bool = False) -> int:
-    """Run until a stop signal, or until no service is left running (one stopped on request
-    through the control API does not count: it waits there for a start; nor does an external
-    one, which runs elsewhere: `run prestart` of a oneshot and an external ends once the oneshot
-    is done). With --watch, only until a stop signal: the next change of their files starts the
-    services again."""
-    import asyncio
-
-    from launcher.runtime.states import ENDED, ServiceState
-
-    external = {s.name for s in orchestrator.plan.specs if s.kind == "external"}
-    said = False
-    while not signals.stop.is_set():
-        services = orchestrator.snapshot().services
-        running = [s for s in services if s.state not in ENDED and s.name not in external]
-        # A service stopped on request (held) waits for its start: the stack is not over.
-        idle = not running and not any(s.held for s in services)
-        if idle and not watching:
-            failed = any(s.state is ServiceState.FAILED for s in services)
-            orchestrator.sink.event("launcher", "no service is left running")
-            return 1 if failed else 0
-        if idle and not said:
-            orchestrator.sink.event("launcher", "no service is left running; waiting for a change (--watch)")
-        said = idle
-        changed = asyncio.ensure_future(_any_change(orchestrator))
-        stop = asyncio.ensure_future(signals.stop.wait())
-        await asyncio.wait({changed, stop}, return_when=asyncio.FIRST_COMPLETED)
-        changed.cancel()
-        stop.cancel()
-    return signals.exit_code or 0
-
-
-async def _any_change(orchestrator: Orchestrator) -> None:
-    import asyncio
-
-    changed = asyncio.Event()
-
-    def listener(_: StateChange) -> None:
-        changed.set()
-
-    unsubscribe = orchestrator.subscribe(listener)
-    try:
-        await changed.wait()
-    finally:
-        unsubscribe()
-
-
-async def _run_command(plan: Plan, command: Sequence[str], signals: _Signals) -> int:
-    import asyncio
-
-    from launcher.runtime.environment import child_environment, launcher_environment
-
-    env = child_environment(launcher_environment(os.environ, plan.python), plan.env)
-    try:
-        process = await asyncio.create_subprocess_exec(*command, env=env)
-    except OSError as exc:
-        print(f"error[{Code.CANNOT_EXECUTE}]: cannot run {command[0]!r}: {exc.strerror}", file=sys.stderr)
-        return 127 if isinstance(exc, FileNotFoundError) else 126
-    signals.command = process
-    code = await process.wait()
-    signals.command = None
-    return 128 - code if code < 0 else code
 
 
 def _bind_api(plan: Plan) -> tuple[ApiSockets, str | None]:
