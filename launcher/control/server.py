@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,11 +30,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from launcher.control import views as apiviews
 from launcher.control.guard import Refused, errors, guard, unix_only
 from launcher.control.listening import ApiSockets, bind_api
+from launcher.control.logstreams import KEEPALIVE, LogStreams, follows, sampling, tail_of
 from launcher.control.metrics import StackMetrics
 from launcher.control.openapi import DOCUMENT
 from launcher.control.probe_counts import ProbeCounts
 from launcher.control.usage import UsageSampler
-from launcher.control.views import Feed, Masker, Sample, Sampler, sse
+from launcher.control.views import Feed, Masker, sse
 from launcher.core.codes import Code
 from launcher.core.errors import ServiceError, StackNotAccepting
 from launcher.plan.spec import ProcessSpec
@@ -44,12 +45,8 @@ from launcher.runtime.status import StackState
 from launcher.runtime.tasks import TaskScope
 
 Action = Literal["start", "stop", "restart"]
-Lines = tuple[str, Sequence[str]]  # a service's batch of new lines
 
-KEEPALIVE = 15.0  # seconds of silence after which an event stream gets a comment line
 SHUTDOWN_GRACE = 1.0  # aclose(): how long a request still in progress may take to finish
-DEFAULT_TAIL = 100
-SAMPLE_RANGE = (0.05, 60.0)  # seconds between the batches of a sampled log stream
 # GET /v1/status answers from an answer this recent, unless a state changed since: only the
 # `last_probe` figures may be older, by at most this. (Under 200 requests a second on a stack
 # of 200 services, building each answer anew took a third of a core.)
@@ -99,8 +96,7 @@ class ApiServer:
         self._usage = UsageSampler(orchestrator)
         self._unsubscribe: list[Callable[[], None]] = []
         self._state_feeds: set[Feed[StateChange]] = set()
-        # Each to its service (None: all).
-        self._line_feeds: dict[Feed[Lines] | Sampler, str | None] = {}
+        self._logs = LogStreams(self._mask, self._stopped)
         self._operations = TaskScope()  # starts, stops and restarts asked for
         self._runner: web.AppRunner | None = None
         self._socket: tuple[Path, int] | None = None  # its path and inode, to remove it
@@ -144,8 +140,7 @@ class ApiServer:
         """Stop listening, end open event and log streams, remove the socket file."""
         for feed in self._state_feeds:
             feed.close()
-        for lines in self._line_feeds:
-            lines.close()
+        self._logs.close()
         self._detach()
         if self._runner is not None:
             runner, self._runner = self._runner, None
@@ -162,7 +157,10 @@ class ApiServer:
 
     def _attach(self) -> None:
         orchestrator = self._orchestrator
-        self._unsubscribe = [orchestrator.subscribe(self._changed), orchestrator.follow_output(self._lines)]
+        self._unsubscribe = [
+            orchestrator.subscribe(self._changed),
+            orchestrator.follow_output(self._logs.put),
+        ]
         if self._counting:
             self._unsubscribe.append(orchestrator.observe_probes(self._metrics.observe))
 
@@ -177,11 +175,6 @@ class ApiServer:
         self._changes += 1
         for feed in self._state_feeds:
             feed.put(change)
-
-    def _lines(self, service: str, lines: Sequence[str]) -> None:
-        for feed, wanted in self._line_feeds.items():
-            if wanted is None or wanted == service:
-                feed.put((service, lines))
 
     # -- routes: reading -----------------------------------------------------------------
 
@@ -221,97 +214,18 @@ class ApiServer:
 
     async def service_logs(self, request: web.Request) -> web.StreamResponse:
         name = self._spec(request).name
-        tail, follow, every = _tail(request), _follow(request), _sample(request)
+        tail, follow, every = tail_of(request), follows(request), sampling(request)
         lines = self._orchestrator.output(name, tail)
         if not follow:
             return self._json({"service": name, "lines": lines})
-        backlog = [(name, line) for line in lines]
-        if every is not None:
-            return await self._stream_samples(request, name, backlog, tail, every)
-        return await self._stream_lines(request, name, backlog)
+        return await self._logs.stream(request, name, [(name, line) for line in lines], tail, every)
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
-        tail, follow, every = _tail(request), _follow(request), _sample(request)
+        tail, follow, every = tail_of(request), follows(request), sampling(request)
         lines = self._orchestrator.merged_output(tail)
         if not follow:
             return self._json({"lines": [{"service": s, "line": line} for s, line in lines]})
-        if every is not None:
-            return await self._stream_samples(request, None, lines, tail, every)
-        return await self._stream_lines(request, None, lines)
-
-    async def _stream_lines(
-        self, request: web.Request, service: str | None, tail: list[tuple[str, str]]
-    ) -> web.StreamResponse:
-        """`tail`, then new lines as they come, as ndjson: one {"service", "line"} a line.
-        Subscribed in the same step as `tail` was read, so no line falls between the two."""
-        feed: Feed[Lines] = Feed()
-        self._line_feeds[feed] = service
-        try:
-            response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-            await response.prepare(request)
-            batches: list[Lines] | None = [(s, [line]) for s, line in tail]
-            while batches is not None:
-                if batches:
-                    await response.write(self._ndjson(batches))
-                if self._stopped():
-                    break
-                batches = await feed.take(KEEPALIVE)
-            await response.write_eof()
-            return response
-        finally:
-            del self._line_feeds[feed]
-
-    async def _stream_samples(
-        self,
-        request: web.Request,
-        service: str | None,
-        backlog: list[tuple[str, str]],
-        keep: int,
-        every: float,
-    ) -> web.StreamResponse:
-        """As _stream_lines, but at most one batch every `every` seconds, which holds the
-        newest `keep` lines of each service since the last one, each with `ts` (when the
-        launcher read it), and before a service's first a {"service", "skipped"} when older
-        lines were left out. What the launcher encodes is bounded by that, however fast the
-        services write: a dashboard follows a flood without slowing the stack (docs/api.md)."""
-        feed = Sampler(keep)
-        self._line_feeds[feed] = service
-        try:
-            response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-            await response.prepare(request)
-            samples: list[Sample] | None = [Sample(s, [line]) for s, line in backlog]
-            sent = float("-inf")
-            while samples is not None:
-                if samples:
-                    await response.write(self._sampled_ndjson(samples))
-                    sent = time.monotonic()
-                if self._stopped():
-                    break
-                await asyncio.sleep(max(0.0, sent + every - time.monotonic()))
-                samples = await feed.take(KEEPALIVE)
-            await response.write_eof()
-            return response
-        finally:
-            del self._line_feeds[feed]
-
-    def _sampled_ndjson(self, samples: list[Sample]) -> bytes:
-        objects: list[str] = []
-        for sample in samples:
-            if sample.skipped:
-                objects.append(json.dumps({"service": sample.service, "skipped": sample.skipped}))
-            stamp = {} if sample.at is None else {"ts": round(sample.at, 3)}
-            objects.extend(
-                json.dumps({"service": sample.service, "line": self._mask.text(line), **stamp})
-                for line in sample.lines
-            )
-        return ("\n".join(objects) + "\n").encode() if objects else b""
-
-    def _ndjson(self, batches: list[Lines]) -> bytes:
-        return "".join(
-            json.dumps({"service": service, "line": self._mask.text(line)}) + "\n"
-            for service, lines in batches
-            for line in lines
-        ).encode()
+        return await self._logs.stream(request, None, lines, tail, every)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: a snapshot of the stack, then each change of state."""
@@ -398,37 +312,3 @@ class ApiServer:
 def _retrieved(task: asyncio.Task[None]) -> None:
     if not task.cancelled():
         task.exception()  # retrieved here too, for when its client went away
-
-
-def _tail(request: web.Request) -> int:
-    raw = request.query.get("tail")
-    if raw is None:
-        return DEFAULT_TAIL
-    try:
-        tail = int(raw)
-    except ValueError:
-        tail = -1
-    if tail < 0:
-        raise Refused(400, f"tail must be a whole number of lines, not {raw!r}")
-    return tail
-
-
-def _sample(request: web.Request) -> float | None:
-    raw = request.query.get("sample")
-    if raw is None:
-        return None
-    low, high = SAMPLE_RANGE
-    try:
-        every = float(raw)
-    except ValueError:
-        every = -1.0
-    if not low <= every <= high:
-        raise Refused(400, f"sample must be a number of seconds from {low} to {high:g}, not {raw!r}")
-    return every
-
-
-def _follow(request: web.Request) -> bool:
-    raw = request.query.get("follow", "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise Refused(400, f"follow must be true or false, not {raw!r}")
-    return raw in ("true", "1")

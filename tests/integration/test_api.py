@@ -24,7 +24,7 @@ from helpers import PROGRAMS, ProjectFactory, alive, free_port_block, program, t
 from prometheus_client.parser import text_string_to_metric_families
 
 import launcher
-from launcher.control import server
+from launcher.control import logstreams, server
 from launcher.control.openapi import DOCUMENT
 
 pytestmark = pytest.mark.integration
@@ -401,7 +401,8 @@ def test_streams_end_when_the_stack_stops_without_the_api_closing(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A library stack may stop without its ApiServer closing: the streams end on their own."""
-    monkeypatch.setattr(server, "KEEPALIVE", 0.1)
+    monkeypatch.setattr(server, "KEEPALIVE", 0.1)  # the event stream's
+    monkeypatch.setattr(logstreams, "KEEPALIVE", 0.1)  # the log streams'
     events_connection, logs_connection = served.unix(), served.unix()
     events_connection.request("GET", "/v1/events")
     logs_connection.request("GET", "/v1/logs?tail=0&follow=true")
@@ -421,10 +422,10 @@ def test_a_client_that_goes_away_ends_its_stream(served: Served) -> None:
     connection = served.unix()
     connection.request("GET", "/v1/services/api/logs?follow=true")
     connection.getresponse()
-    feeds = served.server._line_feeds  # what the server keeps per open stream
-    assert len(feeds) == 1
+    streams = served.server._logs  # what the server keeps per open stream
+    assert len(streams) == 1
     connection.close()
-    wait_until(lambda: not feeds, timeout=5, message="the stream's feed dropped")
+    wait_until(lambda: not streams, timeout=5, message="the stream's feed dropped")
 
 
 # -- health and metrics ------------------------------------------------------------------
