@@ -63,24 +63,24 @@ class FirstSpawns:
     def take(
         self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int]
     ) -> subprocess.Popen[bytes] | None:
-        """The process spawned ahead for exactly this spawn (taken: adopted once), or None."""
-        if pass_fds:
-            return None
+        """The process spawned ahead for exactly this spawn (taken: adopted once), or None.
+
+        One spawned ahead with the same argv but another directory, environment or descriptors
+        to pass is not this service as the runtime runs it: it is killed at once, so that the
+        service never runs twice."""
         for i, (argv_, cwd_, env_, process) in enumerate(self._processes):
-            if argv_ == tuple(argv) and cwd_ == str(cwd) and env_ == env:
+            if argv_ == tuple(argv):
                 del self._processes[i]
-                return process
+                if cwd_ == str(cwd) and env_ == env and not pass_fds:
+                    return process
+                _kill(process)
+                return None
         return None
 
     def discard(self) -> None:
         """Kill the groups of the processes nobody adopted, and reap them."""
         for *_, process in self._processes:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            for pipe in (process.stdout, process.stderr):
-                if pipe is not None:
-                    pipe.close()
+            _kill(process)
         self._processes.clear()
 
 
@@ -139,6 +139,16 @@ def spawn_first(root: str, python: str, first: Sequence[Ahead]) -> FirstSpawns |
                 reaper.stdin.write(f"add {process.pid}\n".encode())
         spawned.add(argv, cwd, env, process)
     return spawned
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the group of a process spawned ahead that is not to run, and reap it."""
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def has_pidfd() -> bool:

@@ -7,6 +7,7 @@ reaper knows each from its spawn; a project already locked spawns nothing ahead.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -120,6 +121,26 @@ def test_a_process_not_adopted_is_killed_at_the_stop(tmp_path: Path) -> None:
 
     asyncio.run(run())
     assert process.returncode == -signal.SIGKILL
+
+
+def test_a_process_spawned_ahead_with_another_environment_is_killed_before_the_runtime_spawns(
+    tmp_path: Path,
+) -> None:
+    """The same command, but not as the runtime runs it: never two copies of a service."""
+    plan = _plan(tmp_path, _spec("api", PRINTS))
+    first = _first(plan)
+    [(_, _, _, process)] = first._processes
+    other = _plan(tmp_path, dataclasses.replace(_spec("api", PRINTS), env={"GREETING": "changed"}))
+
+    async def run() -> None:
+        orchestrator = Orchestrator(other, sink=RecordingSink(), first=first)
+        await orchestrator.start()
+        # Killed when the runtime spawned its own, not left running beside it until the stop.
+        assert process.returncode == -signal.SIGKILL
+        assert orchestrator.snapshot().services[0].pid != process.pid
+        await orchestrator.stop()
+
+    asyncio.run(run())
 
 
 def test_the_reaper_ends_processes_spawned_ahead_when_the_launcher_is_gone(tmp_path: Path) -> None:
