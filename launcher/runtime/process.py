@@ -350,13 +350,17 @@ class _Adopted(asyncio.SubprocessTransport):
         return self._pipes.get(fd)
 
     def send_signal(self, sig: int) -> None:
-        self._process.send_signal(sig)
+        # Not Popen's: its poll() would reap an exited process, whose code _exited() then
+        # could not read. Unreaped until then, the pid is still this process's (a zombie).
+        if self._returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, sig)
 
     def terminate(self) -> None:
-        self._process.terminate()
+        self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        self._process.kill()
+        self.send_signal(signal.SIGKILL)
 
     def is_closing(self) -> bool:
         return self._closed
@@ -365,8 +369,7 @@ class _Adopted(asyncio.SubprocessTransport):
         """As asyncio's: the pipes closed, the process killed if it still runs."""
         for pipe in self._pipes.values():
             pipe.close()
-        if self._returncode is None and self._process.poll() is None:
-            self._process.kill()
+        self.kill()  # (if it still runs)
         if self._pidfd >= 0 and self._returncode is None:
             return  # its exit is still to be reaped, by _exited()
         self._unwatch()

@@ -171,3 +171,26 @@ def test_nothing_is_spawned_ahead_where_a_state_file_is_left(tmp_path: Path) -> 
     statefile.make_state_dir(tmp_path)
     (tmp_path / ".launcher" / "state.json").write_text("{}")
     assert spawn_first(str(tmp_path), "", ahead(plan)) is None
+
+
+def test_an_adopted_process_signalled_after_it_exited_keeps_its_exit_code() -> None:
+    """Signalling or closing the transport of a process that exited (unreaped: the loop has not
+    seen it yet) must not reap it on the way, as Popen's send_signal() and poll() would: its
+    code would be lost."""
+    import subprocess
+
+    from launcher.runtime.process import adopt
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", "raise SystemExit(3)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)  # exited, still a zombie
+
+    async def run() -> int:
+        handle = await adopt(process, lambda stream, lines: None)
+        transport = handle._transport
+        transport.send_signal(signal.SIGTERM)  # before the loop has read the pidfd
+        transport.close()  # kills what still runs (asyncio's transports do)
+        return await handle.wait()
+
+    assert asyncio.run(run()) == 3
