@@ -96,7 +96,7 @@ def _plan(args: argparse.Namespace, write_fd: int, entry: Entry | None) -> NoRet
         log_format = args.log_format or loaded.config.launcher.log_format
         with open(write_fd, "wb") as pipe:
             pipe.write(pickle.dumps((plan, log_format)))
-        if entry is not None:  # the parent has its plan: this is on the child's own time
+        if entry is not None:  # the parent has its plan (it reaps this child a few ms later)
             from launcher.cli import plancache
 
             plancache.store(entry, loaded, plan, log_format, taken)
