@@ -71,6 +71,20 @@ def wait_until(
         time.sleep(interval)
 
 
+async def wait_until_async(
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01, message: str = ""
+) -> None:
+    """wait_until() on an event loop: the loop runs on (the stack, a dashboard) while it waits."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            name = getattr(predicate, "__name__", repr(predicate))
+            raise AssertionError(f"timed out after {timeout} s waiting for {message or name}")
+        await asyncio.sleep(interval)
+
+
 def free_port_block(size: int = 20) -> tuple[int, int]:
     """A range of `size` ports of 127.0.0.1 that were all free a moment ago, at a random place.
 

@@ -235,12 +235,7 @@ class StackClient:
         from launcher.core import errors
         from launcher.core.codes import Code
 
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            data = {"error": body.decode(errors="replace").strip() or f"HTTP {status}"}
+        data = error_answer(status, body)
         code, message = data.get("code"), str(data.get("error", f"HTTP {status}"))
         if code == Code.UNKNOWN_SERVICE and service is not None:
             known = [s["name"] for s in self.get("/v1/status")["services"]]
@@ -250,6 +245,18 @@ class StackClient:
             error = errors.SERVICE_ERRORS[code]
             return error(name, _reason(message, name), data.get("output") or ())
         return errors.ApiError(message, code=code, status=status)
+
+
+def error_answer(status: int, body: bytes) -> dict[str, Any]:
+    """The JSON object of an error answer (docs/api.md: `error`, `code`, ...); for a body that
+    is not one (a proxy's page, say), its text as the `error`."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        data = {"error": body.decode(errors="replace").strip() or f"HTTP {status}"}
+    return data
 
 
 def _reason(message: str, service: str) -> str:

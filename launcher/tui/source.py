@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote
 
+from launcher.control.client import error_answer
 from launcher.core.errors import ApiError
 from launcher.runtime import http1
 from launcher.version import __version__
@@ -167,12 +168,7 @@ async def _body(reader: asyncio.StreamReader, status: int, headers: dict[str, st
 
 
 def _error(status: int, body: bytes) -> ApiError:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        data = {"error": body.decode(errors="replace").strip() or f"HTTP {status}"}
+    data = error_answer(status, body)
     # The first line: the API's message of a failed start goes on with the service's last lines.
     message = str(data.get("error", f"HTTP {status}")).splitlines()[0]
     return ApiError(message, code=data.get("code"), status=status)

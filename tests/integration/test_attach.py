@@ -16,14 +16,13 @@ import struct
 import subprocess
 import sys
 import termios
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_helpers import serve
-from helpers import ProjectFactory, cli, toml_list, wait_until, web_stack
+from helpers import ProjectFactory, cli, toml_list, wait_until, wait_until_async, web_stack
 
 from launcher.control import client
 from launcher.tui.app import Dashboard
@@ -66,11 +65,8 @@ def attached(root: Path) -> Dashboard:
 
 
 async def until(predicate: Callable[[], object], timeout: float = 15, what: str = "") -> None:
-    """As helpers.wait_until, without blocking the app's loop."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
-        await asyncio.sleep(0.05)
+    """wait_until_async(), at the dashboard's pace."""
+    await wait_until_async(predicate, timeout, interval=0.05, message=what)
 
 
 def cell(app: Dashboard, service: str, column: str) -> str:

@@ -9,12 +9,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
 import pytest
-from helpers import alive, program, wait_until
+from helpers import alive, program, wait_until, wait_until_async
 
 from launcher.runtime.process import DRAIN, ProcessHandle, spawn
 
@@ -77,7 +77,7 @@ async def test_stop_signals_the_group_then_kills_it_after_the_timeout(tmp_path: 
     record = tmp_path / "sigterms"
     output = Output()
     handle = await start(program("ignores_sigterm", "--record", str(record)), output)
-    await _until(lambda: output.text())  # its handler is in place
+    await wait_until_async(lambda: output.text())  # its handler is in place
     started = time.monotonic()
     code = await handle.stop(signal.SIGTERM, 0.5)
     elapsed = time.monotonic() - started
@@ -120,11 +120,3 @@ async def test_a_flood_is_read_in_large_chunks_every_line_whole_and_in_order() -
 
 def _descendants() -> list[psutil.Process]:
     return psutil.Process().children(recursive=True)
-
-
-async def _until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.01)

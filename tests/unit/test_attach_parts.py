@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from helpers import wait_until_async
 
 from launcher.control import cells, usage
 from launcher.control.views import Sampler, service
@@ -165,7 +166,7 @@ async def test_the_usage_sampler_answers_at_once_and_samples_off_the_loop() -> N
     orchestrator = SimpleNamespace(plan=SimpleNamespace(specs=[]), snapshot=lambda: snapshot)
     sampler = usage.UsageSampler(orchestrator)  # type: ignore[arg-type]
     assert sampler.latest() == {}  # nothing sampled yet: no wait either
-    await _until(lambda: sampler.generation == 1 and not len(sampler._scope))  # its task done
+    await wait_until_async(lambda: sampler.generation == 1 and not len(sampler._scope))  # its task done
     first = sampler.latest()["self"]
     assert first.pid == me
     assert first.cpu is None  # one sample: no rate yet
@@ -173,15 +174,8 @@ async def test_the_usage_sampler_answers_at_once_and_samples_off_the_loop() -> N
     sampler._taken -= usage.FRESH  # as if a second had passed
     sum(range(3_000_000))  # some CPU of this process's own
     sampler.latest()
-    await _until(lambda: sampler.generation == 2)
+    await wait_until_async(lambda: sampler.generation == 2)
     second = sampler.latest()["self"]
     assert second.cpu is not None
     assert second.cpu > 0
     await sampler.aclose()
-
-
-async def _until(condition: Any, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import psutil
+from helpers import wait_until_async
 
 from launcher.library.testing import RecordingSink
 from launcher.plan.spec import Plan, ProcessSpec
@@ -84,18 +85,17 @@ def test_the_orchestrator_adopts_the_process_spawned_ahead_and_relays_what_it_wr
         [status] = orchestrator.snapshot().services
         assert status.pid == process.pid  # adopted, not spawned again
         assert (psutil.Process(process.pid).environ()["LAUNCHER_RUN"]) == orchestrator.run_id
-        for _ in range(200):
-            if len(sink.received) >= 2:
-                break
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: len(sink.received) >= 2, message="both lines relayed")
         assert sorted(sink.received) == [("api", "stderr", "hello 2"), ("api", "stdout", "hello 1")]
         # Its exit is seen, and the restart policy applies.
         os.kill(process.pid, signal.SIGKILL)
-        for _ in range(500):
+
+        def restarted() -> bool:
             [status] = orchestrator.snapshot().services
-            if status.pid not in (None, process.pid) and status.state is ServiceState.READY:
-                break
-            await asyncio.sleep(0.01)
+            return status.pid not in (None, process.pid) and status.state is ServiceState.READY
+
+        await wait_until_async(restarted, message="the restart by policy")
+        [status] = orchestrator.snapshot().services
         assert status.pid != process.pid
         assert status.restarts == 1
         await orchestrator.stop()
